@@ -1,0 +1,107 @@
+//! Robert Jenkins' 32-bit integer mixing hash, as CRUSH uses it (`rjenkins1`).
+//!
+//! Every placement decision is a function of these hashes, so they must be
+//! bit-identical to Ceph's. All arithmetic is wrapping `u32`.
+
+/// The only hash algorithm CRUSH defines (`hash 0` in the text format).
+pub const HASH_RJENKINS1: u8 = 0;
+
+const SEED: u32 = 1_315_423_911;
+const X0: u32 = 231_232;
+const Y0: u32 = 1232;
+
+#[inline(always)]
+fn mix(a: &mut u32, b: &mut u32, c: &mut u32) {
+    macro_rules! step {
+        ($a:ident, $b:ident, $c:ident, $op:tt, $s:expr) => {
+            *$a = $a.wrapping_sub(*$b).wrapping_sub(*$c) ^ (*$c $op $s);
+        };
+    }
+    step!(a, b, c, >>, 13);
+    step!(b, c, a, <<, 8);
+    step!(c, a, b, >>, 13);
+    step!(a, b, c, >>, 12);
+    step!(b, c, a, <<, 16);
+    step!(c, a, b, >>, 5);
+    step!(a, b, c, >>, 3);
+    step!(b, c, a, <<, 10);
+    step!(c, a, b, >>, 15);
+}
+
+/// Hash of one value.
+pub fn hash32(a: u32) -> u32 {
+    let (mut a, mut b, mut h) = (a, a, SEED ^ a);
+    let (mut x, mut y) = (X0, Y0);
+    mix(&mut b, &mut x, &mut h);
+    mix(&mut y, &mut a, &mut h);
+    h
+}
+
+/// Hash of two values (used by the reweight "is out" test).
+pub fn hash32_2(a: u32, b: u32) -> u32 {
+    let (mut a, mut b, mut h) = (a, b, SEED ^ a ^ b);
+    let (mut x, mut y) = (X0, Y0);
+    mix(&mut a, &mut b, &mut h);
+    mix(&mut x, &mut a, &mut h);
+    mix(&mut b, &mut y, &mut h);
+    h
+}
+
+/// Hash of three values (straw, straw2 and permutation draws).
+pub fn hash32_3(a: u32, b: u32, c: u32) -> u32 {
+    let (mut a, mut b, mut c, mut h) = (a, b, c, SEED ^ a ^ b ^ c);
+    let (mut x, mut y) = (X0, Y0);
+    mix(&mut a, &mut b, &mut h);
+    mix(&mut c, &mut x, &mut h);
+    mix(&mut y, &mut a, &mut h);
+    mix(&mut b, &mut x, &mut h);
+    mix(&mut y, &mut c, &mut h);
+    h
+}
+
+/// Hash of four values (list and tree draws).
+pub fn hash32_4(a: u32, b: u32, c: u32, d: u32) -> u32 {
+    let (mut a, mut b, mut c, mut d, mut h) = (a, b, c, d, SEED ^ a ^ b ^ c ^ d);
+    let (mut x, mut y) = (X0, Y0);
+    mix(&mut a, &mut b, &mut h);
+    mix(&mut c, &mut d, &mut h);
+    mix(&mut a, &mut x, &mut h);
+    mix(&mut y, &mut b, &mut h);
+    mix(&mut c, &mut x, &mut h);
+    mix(&mut y, &mut d, &mut h);
+    h
+}
+
+/// Hash of five values.
+pub fn hash32_5(a: u32, b: u32, c: u32, d: u32, e: u32) -> u32 {
+    let (mut a, mut b, mut c, mut d, mut e) = (a, b, c, d, e);
+    let mut h = SEED ^ a ^ b ^ c ^ d ^ e;
+    let (mut x, mut y) = (X0, Y0);
+    mix(&mut a, &mut b, &mut h);
+    mix(&mut c, &mut d, &mut h);
+    mix(&mut e, &mut x, &mut h);
+    mix(&mut y, &mut a, &mut h);
+    mix(&mut b, &mut x, &mut h);
+    mix(&mut y, &mut c, &mut h);
+    mix(&mut d, &mut x, &mut h);
+    mix(&mut y, &mut e, &mut h);
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_deterministic_and_spread() {
+        assert_eq!(hash32_3(1, 2, 3), hash32_3(1, 2, 3));
+        assert_ne!(hash32_3(1, 2, 3), hash32_3(1, 2, 4));
+        assert_ne!(hash32_2(0, 0), hash32_2(0, 1));
+        assert_ne!(hash32(7), hash32_4(7, 0, 0, 0));
+        assert_ne!(hash32_5(1, 2, 3, 4, 5), hash32_5(1, 2, 3, 4, 6));
+        // Low 16 bits are what straw2 draws use; they must vary too.
+        let lows: std::collections::HashSet<u32> =
+            (0..1000u32).map(|x| hash32_3(x, 5, 0) & 0xffff).collect();
+        assert!(lows.len() > 980, "low bits collide too often: {}", lows.len());
+    }
+}
