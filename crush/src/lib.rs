@@ -11,14 +11,14 @@
 //! checks every line of a corpus computed by Ceph's own crushtool.
 
 pub mod bucket;
-// pub mod builder;
+pub mod builder;
 pub mod error;
 pub mod hash;
 pub mod map;
 pub mod mapper;
 pub mod rule;
 mod shadow;
-// pub mod tester;
+pub mod tester;
 pub mod text;
 pub mod tunables;
 pub mod weight_set;
