@@ -19,7 +19,10 @@ pub type Location<'a> = [(&'a str, &'a str)];
 
 impl CrushMap {
     /// Runs an edit on a copy and keeps it only if it succeeds.
-    fn edit<T>(&mut self, f: impl FnOnce(&mut CrushMap) -> Result<T, CrushError>) -> Result<T, CrushError> {
+    fn edit<T>(
+        &mut self,
+        f: impl FnOnce(&mut CrushMap) -> Result<T, CrushError>,
+    ) -> Result<T, CrushError> {
         let mut copy = self.clone();
         let out = f(&mut copy)?;
         shadow::rebuild(&mut copy)?;
@@ -29,7 +32,9 @@ impl CrushMap {
 
     fn check_name(&self, name: &str) -> Result<(), CrushError> {
         let valid = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !valid {
             return Err(CrushError::Invalid(format!(
                 "name '{name}' may only contain letters, digits, '-', '_' and '.'"
@@ -39,17 +44,36 @@ impl CrushMap {
     }
 
     /// Adds an empty bucket (`osd crush add-bucket NAME TYPE`); returns its id.
-    pub fn add_bucket(&mut self, name: &str, type_name: &str, alg: BucketAlg) -> Result<i32, CrushError> {
+    pub fn add_bucket(
+        &mut self,
+        name: &str,
+        type_name: &str,
+        alg: BucketAlg,
+    ) -> Result<i32, CrushError> {
         self.check_name(name)?;
-        let type_id = self.type_id(type_name).ok_or_else(|| CrushError::not_found("type", type_name))?;
+        let type_id = self
+            .type_id(type_name)
+            .ok_or_else(|| CrushError::not_found("type", type_name))?;
         if type_id == 0 {
-            return Err(CrushError::Invalid(format!("type {type_name} is the device type, not a bucket type")));
+            return Err(CrushError::Invalid(format!(
+                "type {type_name} is the device type, not a bucket type"
+            )));
         }
         if self.item_id(name).is_some() {
             return Err(CrushError::exists("item", name));
         }
-        let id = (1..).map(|n: i32| -n).find(|id| self.bucket(*id).is_none()).expect("ids remain");
-        let b = Bucket::new(id, name, type_id, alg, Vec::new(), self.tunables.straw_calc_version)?;
+        let id = (1..)
+            .map(|n: i32| -n)
+            .find(|id| self.bucket(*id).is_none())
+            .expect("ids remain");
+        let b = Bucket::new(
+            id,
+            name,
+            type_id,
+            alg,
+            Vec::new(),
+            self.tunables.straw_calc_version,
+        )?;
         self.edit(|m| m.insert_bucket(b))?;
         Ok(id)
     }
@@ -57,23 +81,43 @@ impl CrushMap {
     /// Adds (or, if it exists, re-creates the entry for) device `id` named
     /// `name` with CRUSH weight `weight` (16.16) at `loc`, creating missing
     /// buckets as straw2 (`osd crush add`). A device can be in one place only.
-    pub fn add_device(&mut self, id: i32, name: &str, weight: u32, loc: &Location<'_>) -> Result<(), CrushError> {
+    pub fn add_device(
+        &mut self,
+        id: i32,
+        name: &str,
+        weight: u32,
+        loc: &Location<'_>,
+    ) -> Result<(), CrushError> {
         self.check_name(name)?;
         if id < 0 {
-            return Err(CrushError::Invalid(format!("device id {id} must not be negative")));
+            return Err(CrushError::Invalid(format!(
+                "device id {id} must not be negative"
+            )));
         }
         if let Some(other) = self.item_id(name).filter(|o| *o != id) {
-            return Err(CrushError::Exists { kind: "item", name: format!("{name} (id {other})") });
+            return Err(CrushError::Exists {
+                kind: "item",
+                name: format!("{name} (id {other})"),
+            });
         }
         if self.devices.get(&id).is_some_and(|d| d.name != name) {
             return Err(CrushError::exists("device id", id));
         }
         if self.visible_buckets().any(|b| b.items.contains(&id)) {
-            return Err(CrushError::Invalid(format!("{name} is already placed; use move or reweight")));
+            return Err(CrushError::Invalid(format!(
+                "{name} is already placed; use move or reweight"
+            )));
         }
         self.edit(|m| {
             let class = m.devices.get(&id).and_then(|d| d.class);
-            m.devices.insert(id, Device { id, name: name.to_string(), class });
+            m.devices.insert(
+                id,
+                Device {
+                    id,
+                    name: name.to_string(),
+                    class,
+                },
+            );
             m.link(id, weight, loc)
         })
     }
@@ -83,7 +127,9 @@ impl CrushMap {
     fn link(&mut self, item: i32, weight: u32, loc: &Location<'_>) -> Result<(), CrushError> {
         let mut levels = Vec::new();
         for (tname, bname) in loc {
-            let tid = self.type_id(tname).ok_or_else(|| CrushError::not_found("type", tname))?;
+            let tid = self
+                .type_id(tname)
+                .ok_or_else(|| CrushError::not_found("type", tname))?;
             levels.push((tid, *tname, *bname));
         }
         levels.sort_by_key(|l| l.0);
@@ -100,7 +146,9 @@ impl CrushMap {
         for (tid, tname, bname) in levels {
             match self.item_id(bname) {
                 Some(bid) => {
-                    let b = self.bucket(bid).ok_or_else(|| CrushError::Invalid(format!("{bname} is a device")))?;
+                    let b = self
+                        .bucket(bid)
+                        .ok_or_else(|| CrushError::Invalid(format!("{bname} is a device")))?;
                     if b.type_id != tid {
                         return Err(CrushError::Invalid(format!(
                             "{bname} is a {}, not a {tname}",
@@ -108,15 +156,27 @@ impl CrushMap {
                         )));
                     }
                     if self.would_cycle(child, bid) {
-                        return Err(CrushError::Invalid(format!("{bname} is below the item being placed")));
+                        return Err(CrushError::Invalid(format!(
+                            "{bname} is below the item being placed"
+                        )));
                     }
                     self.push_item(bid, child, child_weight)?;
                     return Ok(());
                 }
                 None => {
                     self.check_name(bname)?;
-                    let id = (1..).map(|n: i32| -n).find(|id| self.bucket(*id).is_none()).expect("ids remain");
-                    let b = Bucket::new(id, bname, tid, BucketAlg::Straw2, vec![(child, child_weight)], self.tunables.straw_calc_version)?;
+                    let id = (1..)
+                        .map(|n: i32| -n)
+                        .find(|id| self.bucket(*id).is_none())
+                        .expect("ids remain");
+                    let b = Bucket::new(
+                        id,
+                        bname,
+                        tid,
+                        BucketAlg::Straw2,
+                        vec![(child, child_weight)],
+                        self.tunables.straw_calc_version,
+                    )?;
                     self.insert_bucket(b)?;
                     child = id;
                     child_weight = self.bucket(id).map_or(0, Bucket::weight);
@@ -135,13 +195,16 @@ impl CrushMap {
         if item == target {
             return true;
         }
-        self.bucket(item).is_some_and(|b| b.items.iter().any(|c| self.would_cycle(*c, target)))
+        self.bucket(item)
+            .is_some_and(|b| b.items.iter().any(|c| self.would_cycle(*c, target)))
     }
 
     /// Appends an item to a bucket and carries its weight up.
     fn push_item(&mut self, bucket: i32, item: i32, weight: u32) -> Result<(), CrushError> {
         let scv = self.tunables.straw_calc_version;
-        let b = self.bucket_mut(bucket).ok_or_else(|| CrushError::not_found("bucket", bucket))?;
+        let b = self
+            .bucket_mut(bucket)
+            .ok_or_else(|| CrushError::not_found("bucket", bucket))?;
         b.items.push(item);
         b.weights.push(weight);
         b.rebuild(scv)?;
@@ -160,7 +223,9 @@ impl CrushMap {
     /// Removes `item` from `bucket` and carries the weight change up.
     fn pull_item(&mut self, bucket: i32, item: i32) -> Result<(), CrushError> {
         let scv = self.tunables.straw_calc_version;
-        let b = self.bucket_mut(bucket).ok_or_else(|| CrushError::not_found("bucket", bucket))?;
+        let b = self
+            .bucket_mut(bucket)
+            .ok_or_else(|| CrushError::not_found("bucket", bucket))?;
         let Some(pos) = b.items.iter().position(|i| *i == item) else {
             return Ok(());
         };
@@ -186,13 +251,22 @@ impl CrushMap {
             return Ok(());
         }
         let scv = self.tunables.straw_calc_version;
-        let parents: Vec<i32> = self.visible_buckets().filter(|p| p.items.contains(&bucket)).map(|p| p.id).collect();
+        let parents: Vec<i32> = self
+            .visible_buckets()
+            .filter(|p| p.items.contains(&bucket))
+            .map(|p| p.id)
+            .collect();
         for pid in parents {
             let p = self.bucket_mut(pid).expect("listed above");
-            let pos = p.items.iter().position(|i| *i == bucket).expect("listed above");
+            let pos = p
+                .items
+                .iter()
+                .position(|i| *i == bucket)
+                .expect("listed above");
             let nw = i64::from(p.weights[pos]) + delta;
-            p.weights[pos] = u32::try_from(nw)
-                .map_err(|_| CrushError::Invalid(format!("weight of {} would leave 0..65535", p.name)))?;
+            p.weights[pos] = u32::try_from(nw).map_err(|_| {
+                CrushError::Invalid(format!("weight of {} would leave 0..65535", p.name))
+            })?;
             p.rebuild(scv)?;
             self.propagate(pid, delta)?;
         }
@@ -202,10 +276,18 @@ impl CrushMap {
     /// Sets the CRUSH weight of a device or bucket everywhere it is placed
     /// (`osd crush reweight`), carrying the change up to the roots.
     pub fn reweight_item(&mut self, name: &str, weight: u32) -> Result<(), CrushError> {
-        let id = self.item_id(name).ok_or_else(|| CrushError::not_found("item", name))?;
-        let parents: Vec<i32> = self.visible_buckets().filter(|p| p.items.contains(&id)).map(|p| p.id).collect();
+        let id = self
+            .item_id(name)
+            .ok_or_else(|| CrushError::not_found("item", name))?;
+        let parents: Vec<i32> = self
+            .visible_buckets()
+            .filter(|p| p.items.contains(&id))
+            .map(|p| p.id)
+            .collect();
         if parents.is_empty() {
-            return Err(CrushError::Invalid(format!("{name} is not placed in any bucket")));
+            return Err(CrushError::Invalid(format!(
+                "{name} is not placed in any bucket"
+            )));
         }
         self.edit(|m| {
             let scv = m.tunables.straw_calc_version;
@@ -224,8 +306,13 @@ impl CrushMap {
 
     /// Moves a bucket to `loc` (`osd crush move`).
     pub fn move_bucket(&mut self, name: &str, loc: &Location<'_>) -> Result<(), CrushError> {
-        let id = self.item_id(name).ok_or_else(|| CrushError::not_found("item", name))?;
-        let weight = self.bucket(id).ok_or_else(|| CrushError::Invalid(format!("{name} is a device; use set or add")))?.weight();
+        let id = self
+            .item_id(name)
+            .ok_or_else(|| CrushError::not_found("item", name))?;
+        let weight = self
+            .bucket(id)
+            .ok_or_else(|| CrushError::Invalid(format!("{name} is a device; use set or add")))?
+            .weight();
         self.edit(|m| {
             m.unlink_everywhere(id)?;
             m.link(id, weight, loc)
@@ -234,8 +321,14 @@ impl CrushMap {
 
     /// Moves a device to `loc`, keeping its weight.
     pub fn move_device(&mut self, name: &str, loc: &Location<'_>) -> Result<(), CrushError> {
-        let id = self.item_id(name).filter(|i| *i >= 0).ok_or_else(|| CrushError::not_found("device", name))?;
-        let weight = self.parent_of(id).and_then(|p| p.item_weight(id)).unwrap_or(0x10000);
+        let id = self
+            .item_id(name)
+            .filter(|i| *i >= 0)
+            .ok_or_else(|| CrushError::not_found("device", name))?;
+        let weight = self
+            .parent_of(id)
+            .and_then(|p| p.item_weight(id))
+            .unwrap_or(0x10000);
         self.edit(|m| {
             m.unlink_everywhere(id)?;
             m.link(id, weight, loc)
@@ -243,7 +336,11 @@ impl CrushMap {
     }
 
     fn unlink_everywhere(&mut self, id: i32) -> Result<(), CrushError> {
-        let parents: Vec<i32> = self.visible_buckets().filter(|p| p.items.contains(&id)).map(|p| p.id).collect();
+        let parents: Vec<i32> = self
+            .visible_buckets()
+            .filter(|p| p.items.contains(&id))
+            .map(|p| p.id)
+            .collect();
         for pid in parents {
             self.pull_item(pid, id)?;
         }
@@ -253,13 +350,18 @@ impl CrushMap {
     /// Removes a device, or an empty bucket, from the hierarchy (`osd crush
     /// rm`). A device leaves the map's device list too.
     pub fn remove_item(&mut self, name: &str) -> Result<(), CrushError> {
-        let id = self.item_id(name).ok_or_else(|| CrushError::not_found("item", name))?;
+        let id = self
+            .item_id(name)
+            .ok_or_else(|| CrushError::not_found("item", name))?;
         if let Some(b) = self.bucket(id) {
             if !b.items.is_empty() {
                 return Err(CrushError::Invalid(format!("bucket {name} is not empty")));
             }
             if let Some(r) = self.rules().find(|r| r.steps.contains(&Step::Take(id))) {
-                return Err(CrushError::Invalid(format!("bucket {name} is used by rule {}", r.name)));
+                return Err(CrushError::Invalid(format!(
+                    "bucket {name} is used by rule {}",
+                    r.name
+                )));
             }
         }
         self.edit(|m| {
@@ -279,7 +381,10 @@ impl CrushMap {
 
     /// Sets (or with `None` clears) a device's class.
     pub fn set_device_class(&mut self, name: &str, class: Option<&str>) -> Result<(), CrushError> {
-        let id = self.item_id(name).filter(|i| *i >= 0).ok_or_else(|| CrushError::not_found("device", name))?;
+        let id = self
+            .item_id(name)
+            .filter(|i| *i >= 0)
+            .ok_or_else(|| CrushError::not_found("device", name))?;
         if let Some(c) = class {
             self.check_name(c)?;
         }
@@ -292,50 +397,118 @@ impl CrushMap {
 
     /// Creates a replicated rule (`osd crush rule create-replicated NAME ROOT
     /// FAILURE_DOMAIN [CLASS]`): one item per failure domain. Returns its id.
-    pub fn create_replicated_rule(&mut self, name: &str, root: &str, failure_domain: &str, class: Option<&str>) -> Result<u32, CrushError> {
+    pub fn create_replicated_rule(
+        &mut self,
+        name: &str,
+        root: &str,
+        failure_domain: &str,
+        class: Option<&str>,
+    ) -> Result<u32, CrushError> {
         let (take, type_id) = self.rule_target(name, root, failure_domain, class)?;
-        let choose = Step::Choose { mode: ChooseMode::Firstn, leaf: type_id != 0, count: 0, type_id };
-        self.add_rule(name, RuleType::Replicated, 1, 10, vec![Step::Take(take), choose, Step::Emit])
+        let choose = Step::Choose {
+            mode: ChooseMode::Firstn,
+            leaf: type_id != 0,
+            count: 0,
+            type_id,
+        };
+        self.add_rule(
+            name,
+            RuleType::Replicated,
+            1,
+            10,
+            vec![Step::Take(take), choose, Step::Emit],
+        )
     }
 
     /// Creates an erasure rule with Ceph's shape: generous retries, then one
     /// device per failure domain with stable (`indep`) positions.
-    pub fn create_erasure_rule(&mut self, name: &str, root: &str, failure_domain: &str, class: Option<&str>) -> Result<u32, CrushError> {
+    pub fn create_erasure_rule(
+        &mut self,
+        name: &str,
+        root: &str,
+        failure_domain: &str,
+        class: Option<&str>,
+    ) -> Result<u32, CrushError> {
         let (take, type_id) = self.rule_target(name, root, failure_domain, class)?;
-        let choose = Step::Choose { mode: ChooseMode::Indep, leaf: type_id != 0, count: 0, type_id };
-        let steps = vec![Step::SetChooseleafTries(5), Step::SetChooseTries(100), Step::Take(take), choose, Step::Emit];
+        let choose = Step::Choose {
+            mode: ChooseMode::Indep,
+            leaf: type_id != 0,
+            count: 0,
+            type_id,
+        };
+        let steps = vec![
+            Step::SetChooseleafTries(5),
+            Step::SetChooseTries(100),
+            Step::Take(take),
+            choose,
+            Step::Emit,
+        ];
         self.add_rule(name, RuleType::Erasure, 3, 20, steps)
     }
 
-    fn rule_target(&self, name: &str, root: &str, failure_domain: &str, class: Option<&str>) -> Result<(i32, i32), CrushError> {
+    fn rule_target(
+        &self,
+        name: &str,
+        root: &str,
+        failure_domain: &str,
+        class: Option<&str>,
+    ) -> Result<(i32, i32), CrushError> {
         self.check_name(name)?;
         if self.rule_by_name(name).is_some() {
             return Err(CrushError::exists("rule", name));
         }
-        let root_id = self.item_id(root).filter(|i| *i < 0 && !root.contains(SHADOW_SEP)).ok_or_else(|| CrushError::not_found("bucket", root))?;
-        let type_id = self.type_id(failure_domain).ok_or_else(|| CrushError::not_found("type", failure_domain))?;
+        let root_id = self
+            .item_id(root)
+            .filter(|i| *i < 0 && !root.contains(SHADOW_SEP))
+            .ok_or_else(|| CrushError::not_found("bucket", root))?;
+        let type_id = self
+            .type_id(failure_domain)
+            .ok_or_else(|| CrushError::not_found("type", failure_domain))?;
         let take = match class {
             None => root_id,
             Some(c) => {
-                let cid = self.class_id(c).ok_or_else(|| CrushError::not_found("device class", c))?;
-                *self.class_buckets.get(&root_id).and_then(|m| m.get(&cid)).ok_or_else(|| {
-                    CrushError::Invalid(format!("root {root} has no shadow tree for class {c}"))
-                })?
+                let cid = self
+                    .class_id(c)
+                    .ok_or_else(|| CrushError::not_found("device class", c))?;
+                *self
+                    .class_buckets
+                    .get(&root_id)
+                    .and_then(|m| m.get(&cid))
+                    .ok_or_else(|| {
+                        CrushError::Invalid(format!("root {root} has no shadow tree for class {c}"))
+                    })?
             }
         };
         Ok((take, type_id))
     }
 
-    fn add_rule(&mut self, name: &str, rule_type: RuleType, min_size: u32, max_size: u32, steps: Vec<Step>) -> Result<u32, CrushError> {
+    fn add_rule(
+        &mut self,
+        name: &str,
+        rule_type: RuleType,
+        min_size: u32,
+        max_size: u32,
+        steps: Vec<Step>,
+    ) -> Result<u32, CrushError> {
         let id = (0..).find(|i| self.rule(*i).is_none()).expect("ids remain");
-        let rule = Rule { id, name: name.to_string(), rule_type, min_size, max_size, steps };
+        let rule = Rule {
+            id,
+            name: name.to_string(),
+            rule_type,
+            min_size,
+            max_size,
+            steps,
+        };
         self.edit(|m| m.insert_rule(rule))?;
         Ok(id)
     }
 }
 
 fn fmt_loc(loc: &Location<'_>) -> String {
-    loc.iter().map(|(t, b)| format!("{t}={b}")).collect::<Vec<_>>().join(" ")
+    loc.iter()
+        .map(|(t, b)| format!("{t}={b}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -345,7 +518,13 @@ mod tests {
     fn small() -> CrushMap {
         let mut m = CrushMap::new();
         for (id, host) in [(0, "a"), (1, "a"), (2, "b"), (3, "c")] {
-            m.add_device(id, &format!("osd.{id}"), 0x10000, &[("host", host), ("root", "default")]).unwrap();
+            m.add_device(
+                id,
+                &format!("osd.{id}"),
+                0x10000,
+                &[("host", host), ("root", "default")],
+            )
+            .unwrap();
         }
         m
     }
@@ -362,7 +541,8 @@ mod tests {
         assert_eq!(m.roots(), vec![m.item_id("default").unwrap()]);
         let rule = {
             let mut m = m.clone();
-            m.create_replicated_rule("rep", "default", "host", None).unwrap();
+            m.create_replicated_rule("rep", "default", "host", None)
+                .unwrap();
             m
         };
         let out = rule.do_rule(0, 7, 3, &rule.default_reweights(), None);
@@ -379,7 +559,11 @@ mod tests {
         m.move_bucket("r1", &[("root", "default")]).unwrap();
         m.move_bucket("a", &[("rack", "r1")]).unwrap();
         assert_eq!(weight_of(&m, "r1"), 0x40000);
-        assert_eq!(weight_of(&m, "default"), 0x60000, "moving within a root keeps its weight");
+        assert_eq!(
+            weight_of(&m, "default"),
+            0x60000,
+            "moving within a root keeps its weight"
+        );
         m.move_device("osd.3", &[("host", "b")]).unwrap();
         assert_eq!(weight_of(&m, "c"), 0);
         assert_eq!(weight_of(&m, "b"), 0x20000);
@@ -388,14 +572,20 @@ mod tests {
     #[test]
     fn remove_refuses_non_empty_and_used_buckets() {
         let mut m = small();
-        assert!(matches!(m.remove_item("a"), Err(CrushError::Invalid(e)) if e.contains("not empty")));
+        assert!(
+            matches!(m.remove_item("a"), Err(CrushError::Invalid(e)) if e.contains("not empty"))
+        );
         m.remove_item("osd.3").unwrap();
         assert!(!m.devices.contains_key(&3));
         m.remove_item("c").unwrap();
         assert_eq!(weight_of(&m, "default"), 0x30000);
-        m.create_replicated_rule("r", "default", "host", None).unwrap();
+        m.create_replicated_rule("r", "default", "host", None)
+            .unwrap();
         let before = m.clone();
-        assert!(matches!(m.remove_item("nope"), Err(CrushError::NotFound { .. })));
+        assert!(matches!(
+            m.remove_item("nope"),
+            Err(CrushError::NotFound { .. })
+        ));
         assert_eq!(m, before, "a failed edit changes nothing");
     }
 
@@ -405,16 +595,29 @@ mod tests {
         m.set_device_class("osd.0", Some("ssd")).unwrap();
         m.set_device_class("osd.2", Some("ssd")).unwrap();
         m.set_device_class("osd.1", Some("hdd")).unwrap();
-        m.create_replicated_rule("fast", "default", "host", Some("ssd")).unwrap();
-        m.create_erasure_rule("ec", "default", "osd", Some("hdd")).unwrap();
+        m.create_replicated_rule("fast", "default", "host", Some("ssd"))
+            .unwrap();
+        m.create_erasure_rule("ec", "default", "osd", Some("hdd"))
+            .unwrap();
         let w = m.default_reweights();
         for x in 0..200 {
             let out = m.do_rule(0, x, 3, &w, None);
-            assert!(out.iter().all(|o| [0, 2].contains(o)), "ssd rule placed {out:?}");
+            assert!(
+                out.iter().all(|o| [0, 2].contains(o)),
+                "ssd rule placed {out:?}"
+            );
         }
-        let shadow_ids: Vec<i32> = m.buckets().filter(|b| m.is_shadow(b.id)).map(|b| b.id).collect();
+        let shadow_ids: Vec<i32> = m
+            .buckets()
+            .filter(|b| m.is_shadow(b.id))
+            .map(|b| b.id)
+            .collect();
         m.set_device_class("osd.3", Some("ssd")).unwrap();
-        let again: Vec<i32> = m.buckets().filter(|b| m.is_shadow(b.id)).map(|b| b.id).collect();
+        let again: Vec<i32> = m
+            .buckets()
+            .filter(|b| m.is_shadow(b.id))
+            .map(|b| b.id)
+            .collect();
         assert_eq!(shadow_ids, again, "shadow ids are kept across edits");
         let text = crate::text::print(&m);
         assert!(text.contains("step take default class ssd"), "{text}");
@@ -425,14 +628,23 @@ mod tests {
     #[test]
     fn bad_edits_name_the_problem() {
         let mut m = small();
-        let e = m.add_device(9, "osd.9", 0x10000, &[("shelf", "s1")]).unwrap_err();
+        let e = m
+            .add_device(9, "osd.9", 0x10000, &[("shelf", "s1")])
+            .unwrap_err();
         assert_eq!(e.to_string(), "type shelf does not exist");
-        let e = m.add_device(0, "osd.0", 0x10000, &[("host", "b")]).unwrap_err();
+        let e = m
+            .add_device(0, "osd.0", 0x10000, &[("host", "b")])
+            .unwrap_err();
         assert!(e.to_string().contains("already placed"), "{e}");
-        let e = m.create_replicated_rule("x", "default", "host", Some("nvme")).unwrap_err();
+        let e = m
+            .create_replicated_rule("x", "default", "host", Some("nvme"))
+            .unwrap_err();
         assert_eq!(e.to_string(), "device class nvme does not exist");
         let e = m.move_bucket("default", &[("host", "a")]).unwrap_err();
-        assert!(e.to_string().contains("names no bucket above default"), "{e}");
+        assert!(
+            e.to_string().contains("names no bucket above default"),
+            "{e}"
+        );
         assert!(m.add_bucket("bad name", "host", BucketAlg::Straw2).is_err());
     }
 }

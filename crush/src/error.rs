@@ -20,9 +20,15 @@ pub enum CrushError {
 
 impl CrushError {
     pub(crate) fn not_found(kind: &'static str, name: impl ToString) -> CrushError {
-        CrushError::NotFound { kind, name: name.to_string() }
+        CrushError::NotFound {
+            kind,
+            name: name.to_string(),
+        }
     }
     pub(crate) fn exists(kind: &'static str, name: impl ToString) -> CrushError {
-        CrushError::Exists { kind, name: name.to_string() }
+        CrushError::Exists {
+            kind,
+            name: name.to_string(),
+        }
     }
 }

@@ -28,6 +28,50 @@ fn mix(a: &mut u32, b: &mut u32, c: &mut u32) {
     step!(c, a, b, >>, 15);
 }
 
+/// How many hashes [`hash32_3_lanes`] computes at once.
+pub const LANES: usize = 8;
+
+#[inline(always)]
+fn mix_lanes(a: &mut [u32; LANES], b: &mut [u32; LANES], c: &mut [u32; LANES]) {
+    macro_rules! step {
+        ($a:ident, $b:ident, $c:ident, $op:tt, $s:expr) => {
+            for l in 0..LANES {
+                $a[l] = $a[l].wrapping_sub($b[l]).wrapping_sub($c[l]) ^ ($c[l] $op $s);
+            }
+        };
+    }
+    step!(a, b, c, >>, 13);
+    step!(b, c, a, <<, 8);
+    step!(c, a, b, >>, 13);
+    step!(a, b, c, >>, 12);
+    step!(b, c, a, <<, 16);
+    step!(c, a, b, >>, 5);
+    step!(a, b, c, >>, 3);
+    step!(b, c, a, <<, 10);
+    step!(c, a, b, >>, 15);
+}
+
+/// `hash32_3(a, b[l], c)` for every lane `l`. Each hash is a long chain of
+/// dependent operations, so computing several side by side (which the
+/// compiler turns into SIMD) is what makes straw2 draws fast.
+#[inline(always)]
+pub fn hash32_3_lanes(a: u32, b: [u32; LANES], c: u32) -> [u32; LANES] {
+    let mut a = [a; LANES];
+    let mut b = b;
+    let mut c = [c; LANES];
+    let mut h = [0u32; LANES];
+    for l in 0..LANES {
+        h[l] = SEED ^ a[l] ^ b[l] ^ c[l];
+    }
+    let (mut x, mut y) = ([X0; LANES], [Y0; LANES]);
+    mix_lanes(&mut a, &mut b, &mut h);
+    mix_lanes(&mut c, &mut x, &mut h);
+    mix_lanes(&mut y, &mut a, &mut h);
+    mix_lanes(&mut b, &mut x, &mut h);
+    mix_lanes(&mut y, &mut c, &mut h);
+    h
+}
+
 /// Hash of one value.
 pub fn hash32(a: u32) -> u32 {
     let (mut a, mut b, mut h) = (a, a, SEED ^ a);
@@ -48,6 +92,7 @@ pub fn hash32_2(a: u32, b: u32) -> u32 {
 }
 
 /// Hash of three values (straw, straw2 and permutation draws).
+#[inline(always)]
 pub fn hash32_3(a: u32, b: u32, c: u32) -> u32 {
     let (mut a, mut b, mut c, mut h) = (a, b, c, SEED ^ a ^ b ^ c);
     let (mut x, mut y) = (X0, Y0);
@@ -93,6 +138,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lanes_equal_scalar_hashes() {
+        for x in [0u32, 1, 77, 0xdead_beef, u32::MAX] {
+            for r in [0u32, 1, 5, 1000] {
+                let ids: [u32; LANES] =
+                    std::array::from_fn(|l| (l as u32).wrapping_mul(2_654_435_761) ^ x);
+                let got = hash32_3_lanes(x, ids, r);
+                for l in 0..LANES {
+                    assert_eq!(got[l], hash32_3(x, ids[l], r), "x {x} id {} r {r}", ids[l]);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn hashes_are_deterministic_and_spread() {
         assert_eq!(hash32_3(1, 2, 3), hash32_3(1, 2, 3));
         assert_ne!(hash32_3(1, 2, 3), hash32_3(1, 2, 4));
@@ -102,6 +161,10 @@ mod tests {
         // Low 16 bits are what straw2 draws use; they must vary too.
         let lows: std::collections::HashSet<u32> =
             (0..1000u32).map(|x| hash32_3(x, 5, 0) & 0xffff).collect();
-        assert!(lows.len() > 980, "low bits collide too often: {}", lows.len());
+        assert!(
+            lows.len() > 980,
+            "low bits collide too often: {}",
+            lows.len()
+        );
     }
 }

@@ -44,10 +44,23 @@ pub const SHADOW_SEP: char = '~';
 impl CrushMap {
     /// An empty map with Ceph's default types and optimal tunables.
     pub fn new() -> CrushMap {
-        let mut m = CrushMap { tunables: Tunables::optimal(), ..CrushMap::default() };
+        let mut m = CrushMap {
+            tunables: Tunables::optimal(),
+            ..CrushMap::default()
+        };
         for (i, t) in [
-            "osd", "host", "chassis", "rack", "row", "pdu", "pod", "room", "datacenter", "zone",
-            "region", "root",
+            "osd",
+            "host",
+            "chassis",
+            "rack",
+            "row",
+            "pdu",
+            "pod",
+            "room",
+            "datacenter",
+            "zone",
+            "region",
+            "root",
         ]
         .iter()
         .enumerate()
@@ -103,7 +116,10 @@ impl CrushMap {
     /// Puts a bucket in its slot. Fails if the id or name is taken.
     pub fn insert_bucket(&mut self, b: Bucket) -> Result<(), CrushError> {
         if b.id >= 0 {
-            return Err(CrushError::Invalid(format!("bucket {} has non-negative id {}", b.name, b.id)));
+            return Err(CrushError::Invalid(format!(
+                "bucket {} has non-negative id {}",
+                b.name, b.id
+            )));
         }
         if self.bucket(b.id).is_some() {
             return Err(CrushError::exists("bucket id", b.id));
@@ -164,7 +180,10 @@ impl CrushMap {
 
     /// Removes a rule by name.
     pub fn remove_rule(&mut self, name: &str) -> Result<Rule, CrushError> {
-        let id = self.rule_by_name(name).ok_or_else(|| CrushError::not_found("rule", name))?.id;
+        let id = self
+            .rule_by_name(name)
+            .ok_or_else(|| CrushError::not_found("rule", name))?
+            .id;
         let r = self.rules[id as usize].take().expect("found above");
         while matches!(self.rules.last(), Some(None)) {
             self.rules.pop();
@@ -199,7 +218,10 @@ impl CrushMap {
     }
 
     pub fn class_id(&self, name: &str) -> Option<i32> {
-        self.classes.iter().find(|(_, n)| *n == name).map(|(i, _)| *i)
+        self.classes
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(i, _)| *i)
     }
 
     pub fn class_name(&self, id: i32) -> Option<&str> {

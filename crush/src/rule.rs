@@ -9,7 +9,12 @@ pub enum Step {
     Take(i32),
     /// Choose `count` distinct items of `type_id` below each working item.
     /// A count of 0 means "num-rep", a negative one "num-rep minus that".
-    Choose { mode: ChooseMode, leaf: bool, count: i32, type_id: i32 },
+    Choose {
+        mode: ChooseMode,
+        leaf: bool,
+        count: i32,
+        type_id: i32,
+    },
     Emit,
     SetChooseTries(i32),
     SetChooseleafTries(i32),

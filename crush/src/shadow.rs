@@ -34,7 +34,11 @@ pub(crate) fn populate(
 /// called after an edit of the hierarchy or of device classes.
 pub(crate) fn rebuild(map: &mut CrushMap) -> Result<(), CrushError> {
     let stated = std::mem::take(&mut map.class_buckets);
-    let shadows: Vec<i32> = map.buckets().filter(|b| map.is_shadow(b.id)).map(|b| b.id).collect();
+    let shadows: Vec<i32> = map
+        .buckets()
+        .filter(|b| map.is_shadow(b.id))
+        .map(|b| b.id)
+        .collect();
     for id in shadows {
         map.remove_bucket_slot(id);
     }
@@ -48,8 +52,13 @@ fn clone(
     stated: &BTreeMap<i32, BTreeMap<i32, i32>>,
     used: &BTreeSet<i32>,
 ) -> Result<i32, CrushError> {
-    let orig = map.bucket(original).ok_or_else(|| CrushError::not_found("bucket", original))?.clone();
-    let class_name = map.class_name(class).ok_or_else(|| CrushError::not_found("class", class))?;
+    let orig = map
+        .bucket(original)
+        .ok_or_else(|| CrushError::not_found("bucket", original))?
+        .clone();
+    let class_name = map
+        .class_name(class)
+        .ok_or_else(|| CrushError::not_found("class", class))?;
     let name = format!("{}{SHADOW_SEP}{}", orig.name, class_name);
     if let Some(existing) = map.buckets().find(|b| b.name == name) {
         return Ok(existing.id);
@@ -73,9 +82,19 @@ fn clone(
             .find(|id| map.bucket(*id).is_none() && !used.contains(id))
             .expect("ids remain"),
     };
-    let mut b = Bucket::new(id, name, orig.type_id, orig.alg, items, map.tunables.straw_calc_version)?;
+    let mut b = Bucket::new(
+        id,
+        name,
+        orig.type_id,
+        orig.alg,
+        items,
+        map.tunables.straw_calc_version,
+    )?;
     b.hash = orig.hash;
     map.insert_bucket(b)?;
-    map.class_buckets.entry(original).or_default().insert(class, id);
+    map.class_buckets
+        .entry(original)
+        .or_default()
+        .insert(class, id);
     Ok(id)
 }

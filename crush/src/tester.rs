@@ -63,7 +63,13 @@ pub fn reweight_from_f32(w: f32) -> u32 {
 /// Formats a number as C++ streams do by default (`%g`, 6 significant digits).
 pub fn format_g(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
-        return if v.is_nan() { "nan".into() } else if v == 0.0 { "0".into() } else { format!("{v}") };
+        return if v.is_nan() {
+            "nan".into()
+        } else if v == 0.0 {
+            "0".into()
+        } else {
+            format!("{v}")
+        };
     }
     let sci = format!("{v:.5e}");
     let (mant, exp) = sci.split_once('e').expect("exponent form");
@@ -116,7 +122,12 @@ impl CrushMap {
     /// Runs `crushtool --test`, writing what it prints to `out`, and the
     /// stderr-only lines (the weight vector of `--show-utilization-all`) to
     /// `err`.
-    pub fn run_test(&self, spec: &TestSpec, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CrushError> {
+    pub fn run_test(
+        &self,
+        spec: &TestSpec,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<(), CrushError> {
         let rules = self.rules_for(spec)?;
         let weights = self.test_reweights(&spec.weights);
         let args = self.test_choose_args();
@@ -137,7 +148,11 @@ impl CrushMap {
             };
             let (minr, maxr) = self.reps_for(spec, r);
             if stats {
-                let _ = writeln!(out, "rule {r} ({}), x = {}..{}, numrep = {minr}..{maxr}", rule.name, spec.min_x, spec.max_x);
+                let _ = writeln!(
+                    out,
+                    "rule {r} ({}), x = {}..{}, numrep = {minr}..{maxr}",
+                    rule.name, spec.min_x, spec.max_x
+                );
             }
             for nr in minr..=maxr {
                 if total_weight == 0 {
@@ -150,7 +165,15 @@ impl CrushMap {
                         Some(p) => hash32_2(x as u32, p as u32) as i32,
                         None => x,
                     };
-                    self.do_rule_with(r, real_x, nr as usize, &weights, args.as_ref(), &mut ws, &mut result);
+                    self.do_rule_with(
+                        r,
+                        real_x,
+                        nr as usize,
+                        &weights,
+                        args.as_ref(),
+                        &mut ws,
+                        &mut result,
+                    );
                     if spec.show_mappings {
                         let _ = writeln!(out, "CRUSH rule {r} x {x} {}", fmt_vec(&result));
                     }
@@ -163,7 +186,11 @@ impl CrushMap {
                     }
                     *sizes.entry(result.len()).or_default() += 1;
                     if spec.show_bad_mappings && (result.len() != nr as usize || has_none) {
-                        let _ = writeln!(out, "bad mapping rule {r} x {x} num_rep {nr} result {}", fmt_vec(&result));
+                        let _ = writeln!(
+                            out,
+                            "bad mapping rule {r} x {x} num_rep {nr} result {}",
+                            fmt_vec(&result)
+                        );
                     }
                 }
                 if !stats {
@@ -171,7 +198,11 @@ impl CrushMap {
                 }
                 let total = i64::from(spec.max_x) - i64::from(spec.min_x) + 1;
                 for (size, count) in &sizes {
-                    let _ = writeln!(out, "rule {r} ({}) num_rep {nr} result size == {size}:\t{count}/{total}", rule.name);
+                    let _ = writeln!(
+                        out,
+                        "rule {r} ({}) num_rep {nr} result size == {size}:\t{count}/{total}",
+                        rule.name
+                    );
                 }
                 if spec.show_utilization || spec.show_utilization_all {
                     let affected = self.max_affected_by_rule(r).min(nr as i64) as f32;
@@ -179,9 +210,17 @@ impl CrushMap {
                     for (i, stored) in per.iter().enumerate() {
                         let share = weights[i] as f32 / total_weight as f32;
                         let expected = share * expected_objects;
-                        let show = if spec.show_utilization { expected > 0.0 && *stored > 0 } else { true };
+                        let show = if spec.show_utilization {
+                            expected > 0.0 && *stored > 0
+                        } else {
+                            true
+                        };
                         if show {
-                            let _ = writeln!(out, "  device {i}:\t\t stored : {stored}\t expected : {}", format_g(f64::from(expected)));
+                            let _ = writeln!(
+                                out,
+                                "  device {i}:\t\t stored : {stored}\t expected : {}",
+                                format_g(f64::from(expected))
+                            );
                         }
                     }
                 }
@@ -218,7 +257,8 @@ impl CrushMap {
         }
         let mut of_type: HashMap<i32, i64> = HashMap::new();
         for t in &types {
-            *of_type.entry(*t).or_default() += self.buckets().filter(|b| b.type_id == *t).count() as i64;
+            *of_type.entry(*t).or_default() +=
+                self.buckets().filter(|b| b.type_id == *t).count() as i64;
         }
         for t in &types {
             let (count, n) = (counts[t], of_type[t]);
@@ -242,7 +282,13 @@ impl CrushMap {
 
     /// Runs `crushtool --compare`: for each rule, how many (x, num-rep)
     /// inputs `other` maps differently. Returns true if the maps agree.
-    pub fn compare(&self, other: &CrushMap, spec: &TestSpec, out: &mut dyn Write, err: &mut dyn Write) -> Result<bool, CrushError> {
+    pub fn compare(
+        &self,
+        other: &CrushMap,
+        spec: &TestSpec,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<bool, CrushError> {
         let rules = self.rules_for(spec)?;
         let weights = self.test_reweights(&spec.weights);
         let (args, args2) = (self.test_choose_args(), other.test_choose_args());
@@ -260,15 +306,28 @@ impl CrushMap {
             for nr in minr..=maxr {
                 for x in spec.min_x..=spec.max_x {
                     self.do_rule_with(r, x, nr as usize, &weights, args.as_ref(), &mut ws, &mut a);
-                    other.do_rule_with(r, x, nr as usize, &weights, args2.as_ref(), &mut ws, &mut b);
+                    other.do_rule_with(
+                        r,
+                        x,
+                        nr as usize,
+                        &weights,
+                        args2.as_ref(),
+                        &mut ws,
+                        &mut b,
+                    );
                     if a != b {
                         bad += 1;
                     }
                 }
             }
-            let max = (i64::from(maxr) - i64::from(minr) + 1).max(0) * (i64::from(spec.max_x) - i64::from(spec.min_x) + 1);
+            let max = (i64::from(maxr) - i64::from(minr) + 1).max(0)
+                * (i64::from(spec.max_x) - i64::from(spec.min_x) + 1);
             let ratio = bad as f64 / max as f64;
-            let _ = writeln!(out, "rule {r} had {bad}/{max} mismatched mappings ({})", format_g(ratio));
+            let _ = writeln!(
+                out,
+                "rule {r} had {bad}/{max} mismatched mappings ({})",
+                format_g(ratio)
+            );
             equivalent &= bad == 0;
         }
         if equivalent {

@@ -45,16 +45,28 @@ impl Tunables {
             chooseleaf_descend_once: 1,
             ..Tunables::LEGACY
         };
-        let firefly = Tunables { chooseleaf_vary_r: 1, ..bobtail };
-        let hammer = Tunables { allowed_bucket_algs: MODERN_ALGS, ..firefly };
-        let jewel = Tunables { chooseleaf_stable: 1, ..hammer };
+        let firefly = Tunables {
+            chooseleaf_vary_r: 1,
+            ..bobtail
+        };
+        let hammer = Tunables {
+            allowed_bucket_algs: MODERN_ALGS,
+            ..firefly
+        };
+        let jewel = Tunables {
+            chooseleaf_stable: 1,
+            ..hammer
+        };
         Some(match name {
             "legacy" | "argonaut" => Tunables::LEGACY,
             "bobtail" => bobtail,
             "firefly" => firefly,
             "hammer" => hammer,
             "jewel" => jewel,
-            "optimal" | "default" => Tunables { straw_calc_version: 1, ..jewel },
+            "optimal" | "default" => Tunables {
+                straw_calc_version: 1,
+                ..jewel
+            },
             _ => return None,
         })
     }
@@ -68,7 +80,10 @@ impl Tunables {
     pub fn entries(&self) -> [(&'static str, u32); 8] {
         [
             ("choose_local_tries", self.choose_local_tries),
-            ("choose_local_fallback_tries", self.choose_local_fallback_tries),
+            (
+                "choose_local_fallback_tries",
+                self.choose_local_fallback_tries,
+            ),
             ("choose_total_tries", self.choose_total_tries),
             ("chooseleaf_descend_once", self.chooseleaf_descend_once),
             ("chooseleaf_vary_r", u32::from(self.chooseleaf_vary_r)),

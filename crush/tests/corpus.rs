@@ -11,7 +11,8 @@ fn every_corpus_mapping_matches_ceph() {
     let mut mismatches = Vec::new();
     let mut total = 0usize;
     for (name, _) in common::maps() {
-        let map = text::parse(&common::read(&name, "txt")).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let map =
+            text::parse(&common::read(&name, "txt")).unwrap_or_else(|e| panic!("{name}: {e}"));
         let args = map.test_choose_args();
         for case in common::cases(&name) {
             let mut weights = map.default_reweights();
@@ -21,7 +22,12 @@ fn every_corpus_mapping_matches_ceph() {
                 }
                 weights[dev] = w;
             }
-            assert_eq!(case.lines.len(), (case.max_x - case.min_x + 1) as usize, "{name} case {}", case.index);
+            assert_eq!(
+                case.lines.len(),
+                (case.max_x - case.min_x + 1) as usize,
+                "{name} case {}",
+                case.index
+            );
             for (x, expected) in &case.lines {
                 total += 1;
                 let got = map.do_rule(case.rule, *x, case.numrep, &weights, args.as_ref());
@@ -34,7 +40,12 @@ fn every_corpus_mapping_matches_ceph() {
             }
         }
     }
-    assert!(mismatches.is_empty(), "{} checked; first mismatches:\n{}", total, mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} checked; first mismatches:\n{}",
+        total,
+        mismatches.join("\n")
+    );
     assert_eq!(total, 303_024, "the corpus has 303024 mapping lines");
 }
 
@@ -73,7 +84,11 @@ fn rawtext_maps_reparse_to_the_same_placements() {
         let map = text::parse(&common::read(name, "txt")).unwrap();
         let again = text::parse(&text::print(&map)).unwrap();
         let printed = text::print(&again);
-        assert_eq!(text::print(&text::parse(&printed).unwrap()), printed, "{name}: canonical text is a fixed point");
+        assert_eq!(
+            text::print(&text::parse(&printed).unwrap()),
+            printed,
+            "{name}: canonical text is a fixed point"
+        );
         let ids: Vec<i32> = map.buckets().map(|b| b.id).collect();
         let ids2: Vec<i32> = again.buckets().map(|b| b.id).collect();
         assert_eq!(ids, ids2, "{name}: bucket and shadow ids survive");

@@ -17,9 +17,8 @@ pub(super) fn sums(weights: &[u32]) -> Vec<u32> {
 
 pub(super) fn choose(b: &Bucket, sums: &[u32], x: i32, r: i32) -> i32 {
     for i in (0..b.items.len()).rev() {
-        let mut w = u64::from(
-            hash32_4(x as u32, b.items[i] as u32, r as u32, b.id as u32) & 0xffff,
-        );
+        let mut w =
+            u64::from(hash32_4(x as u32, b.items[i] as u32, r as u32, b.id as u32) & 0xffff);
         w = (w * u64::from(sums[i])) >> 16;
         if w < u64::from(b.weights[i]) {
             return b.items[i];

@@ -69,6 +69,8 @@ pub(crate) enum Derived {
     Tree(Vec<u32>),
     /// Legacy straw: one straw length per item.
     Straw(Vec<u32>),
+    /// straw2: an exact reciprocal of each item weight (the draw's divisor).
+    Straw2(Vec<Option<straw2::Reciprocal>>),
 }
 
 /// One bucket of the hierarchy.
@@ -132,7 +134,7 @@ impl Bucket {
             BucketAlg::List => Derived::List(list::sums(&self.weights)),
             BucketAlg::Tree => Derived::Tree(tree::node_weights(&self.weights)?),
             BucketAlg::Straw => Derived::Straw(straw::straws(&self.weights, straw_calc_version)),
-            BucketAlg::Straw2 => Derived::None,
+            BucketAlg::Straw2 => Derived::Straw2(straw2::reciprocals(&self.weights)),
         };
         Ok(())
     }
@@ -167,7 +169,10 @@ impl Bucket {
 
     /// Weight of `item` in this bucket, if it is an item.
     pub fn item_weight(&self, item: i32) -> Option<u32> {
-        self.items.iter().position(|i| *i == item).map(|p| self.weights[p])
+        self.items
+            .iter()
+            .position(|i| *i == item)
+            .map(|p| self.weights[p])
     }
 
     /// Chooses one item for input `x` and replica rank `r`. `arg` is the
@@ -176,7 +181,9 @@ impl Bucket {
     #[inline]
     pub(crate) fn choose(&self, x: i32, r: i32, arg: Option<&ChooseArg>, position: usize) -> i32 {
         match (&self.alg, &self.derived) {
-            (BucketAlg::Straw2, _) => straw2::choose(self, x, r, arg, position),
+            (BucketAlg::Straw2, Derived::Straw2(recip)) => {
+                straw2::choose(self, recip, x, r, arg, position)
+            }
             (BucketAlg::Uniform, _) => perm_choose(self, x, r),
             (BucketAlg::List, Derived::List(sums)) => list::choose(self, sums, x, r),
             (BucketAlg::Tree, Derived::Tree(nodes)) => tree::choose(self, nodes, x, r),
@@ -194,7 +201,14 @@ mod tests {
 
     #[test]
     fn rebuild_rejects_overflowing_weights() {
-        let r = Bucket::new(-1, "b", 1, BucketAlg::Straw2, vec![(0, u32::MAX), (1, 2)], 1);
+        let r = Bucket::new(
+            -1,
+            "b",
+            1,
+            BucketAlg::Straw2,
+            vec![(0, u32::MAX), (1, 2)],
+            1,
+        );
         assert!(matches!(r, Err(CrushError::Invalid(m)) if m.contains("overflows")));
     }
 

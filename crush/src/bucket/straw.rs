@@ -68,8 +68,8 @@ pub(super) fn choose(b: &Bucket, straws: &[u32], x: i32, r: i32) -> i32 {
     let mut high = 0;
     let mut high_draw = 0u64;
     for (i, item) in b.items.iter().enumerate() {
-        let draw = u64::from(hash32_3(x as u32, *item as u32, r as u32) & 0xffff)
-            * u64::from(straws[i]);
+        let draw =
+            u64::from(hash32_3(x as u32, *item as u32, r as u32) & 0xffff) * u64::from(straws[i]);
         if i == 0 || draw > high_draw {
             high = i;
             high_draw = draw;

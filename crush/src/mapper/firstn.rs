@@ -79,9 +79,15 @@ pub(super) fn choose(
                     }
                     collide = out[..outpos].contains(&item);
                     if !collide && p.recurse_to_leaf {
-                        let out2 = out2.as_deref_mut().expect("leaf output with recurse_to_leaf");
+                        let out2 = out2
+                            .as_deref_mut()
+                            .expect("leaf output with recurse_to_leaf");
                         if item < 0 {
-                            let sub_r = if p.vary_r != 0 { r >> (p.vary_r - 1) } else { 0 };
+                            let sub_r = if p.vary_r != 0 {
+                                r >> (p.vary_r - 1)
+                            } else {
+                                0
+                            };
                             let leaf = Params {
                                 tries: p.recurse_tries,
                                 recurse_tries: 0,
@@ -106,11 +112,12 @@ pub(super) fn choose(
                 if reject || collide {
                     ftotal += 1;
                     flocal += 1;
-                    if collide && flocal <= p.local_retries {
-                        retry_bucket = true;
-                    } else if p.local_fallback_retries > 0
-                        && flocal <= inb.size() as u32 + p.local_fallback_retries
-                    {
+                    // Retry in this bucket: a few times after a collision,
+                    // or exhaustively when the fallback is on.
+                    let local = collide && flocal <= p.local_retries;
+                    let fallback = p.local_fallback_retries > 0
+                        && flocal <= inb.size() as u32 + p.local_fallback_retries;
+                    if local || fallback {
                         retry_bucket = true;
                     } else if ftotal < p.tries {
                         retry_descent = true;

@@ -80,10 +80,16 @@ pub(super) fn choose(
                     break;
                 }
                 if p.recurse_to_leaf {
-                    let o2 = out2.as_deref_mut().expect("leaf output with recurse_to_leaf");
+                    let o2 = out2
+                        .as_deref_mut()
+                        .expect("leaf output with recurse_to_leaf");
                     if item < 0 {
                         let sub = ctx.map.bucket(item).expect("checked above");
-                        let leaf = Params { tries: p.recurse_tries, recurse_tries: 0, recurse_to_leaf: false };
+                        let leaf = Params {
+                            tries: p.recurse_tries,
+                            recurse_tries: 0,
+                            recurse_to_leaf: false,
+                        };
                         choose(ctx, sub, 1, numrep, 0, o2, rep, &leaf, None, r);
                         if o2[rep] == ITEM_NONE {
                             break;

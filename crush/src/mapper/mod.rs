@@ -83,7 +83,15 @@ impl CrushMap {
         choose_args: Option<&ResolvedChooseArgs>,
     ) -> Vec<i32> {
         let mut out = Vec::with_capacity(result_max);
-        self.do_rule_with(rule, x, result_max, weights, choose_args, &mut Workspace::default(), &mut out);
+        self.do_rule_with(
+            rule,
+            x,
+            result_max,
+            weights,
+            choose_args,
+            &mut Workspace::default(),
+            &mut out,
+        );
         out
     }
 
@@ -110,7 +118,12 @@ impl CrushMap {
         }
         // Ceph also rejects chosen items >= max_devices; ours is derived from
         // the bucket items themselves, so only `take` of a device can exceed it.
-        let ctx = Ctx { map: self, weights, x, choose_args };
+        let ctx = Ctx {
+            map: self,
+            weights,
+            x,
+            choose_args,
+        };
         let t = &self.tunables;
         let mut choose_tries = t.choose_total_tries.wrapping_add(1);
         let mut choose_leaf_tries = 0u32;
@@ -125,7 +138,11 @@ impl CrushMap {
             match *step {
                 Step::Noop => {}
                 Step::Take(item) => {
-                    let valid = if item >= 0 { item < self.max_devices() } else { self.bucket(item).is_some() };
+                    let valid = if item >= 0 {
+                        item < self.max_devices()
+                    } else {
+                        self.bucket(item).is_some()
+                    };
                     if valid {
                         w[0] = item;
                         wsize = 1;
@@ -143,12 +160,17 @@ impl CrushMap {
                 | Step::SetChooseLocalFallbackTries(_)
                 | Step::SetChooseleafVaryR(_)
                 | Step::SetChooseleafStable(_) => {}
-                Step::Choose { mode, leaf, count, type_id } => {
+                Step::Choose {
+                    mode,
+                    leaf,
+                    count,
+                    type_id,
+                } => {
                     if wsize == 0 {
                         continue;
                     }
                     let mut osize = 0usize;
-                    for i in 0..wsize {
+                    for &taken in w[..wsize].iter() {
                         let mut numrep = count;
                         if numrep <= 0 {
                             numrep += result_max as i32;
@@ -157,7 +179,8 @@ impl CrushMap {
                             }
                         }
                         // Skips holes and devices left by an earlier step.
-                        let Some(bucket) = (if w[i] < 0 { self.bucket(w[i]) } else { None }) else {
+                        let Some(bucket) = (if taken < 0 { self.bucket(taken) } else { None })
+                        else {
                             continue;
                         };
                         let room = result_max.saturating_sub(osize);
@@ -196,7 +219,11 @@ impl CrushMap {
                                 let out_size = (numrep as usize).min(room);
                                 let p = indep::Params {
                                     tries: choose_tries,
-                                    recurse_tries: if choose_leaf_tries != 0 { choose_leaf_tries } else { 1 },
+                                    recurse_tries: if choose_leaf_tries != 0 {
+                                        choose_leaf_tries
+                                    } else {
+                                        1
+                                    },
                                     recurse_to_leaf: leaf,
                                 };
                                 indep::choose(

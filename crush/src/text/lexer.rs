@@ -16,17 +16,26 @@ pub(super) fn tokenize(src: &str) -> Vec<Token<'_>> {
             let punct = matches!(ch, '{' | '}' | '[' | ']');
             if ch.is_whitespace() || punct {
                 if let Some(s) = start.take() {
-                    out.push(Token { text: &line[s..i], line: n + 1 });
+                    out.push(Token {
+                        text: &line[s..i],
+                        line: n + 1,
+                    });
                 }
                 if punct {
-                    out.push(Token { text: &line[i..i + 1], line: n + 1 });
+                    out.push(Token {
+                        text: &line[i..i + 1],
+                        line: n + 1,
+                    });
                 }
             } else if start.is_none() {
                 start = Some(i);
             }
         }
         if let Some(s) = start {
-            out.push(Token { text: &line[s..], line: n + 1 });
+            out.push(Token {
+                text: &line[s..],
+                line: n + 1,
+            });
         }
     }
     out
@@ -42,7 +51,21 @@ mod tests {
         let words: Vec<&str> = t.iter().map(|t| t.text).collect();
         assert_eq!(
             words,
-            ["host", "a", "{", "id", "-1", "weight_set", "[", "[", "1", "2", "]", "]", "}"]
+            [
+                "host",
+                "a",
+                "{",
+                "id",
+                "-1",
+                "weight_set",
+                "[",
+                "[",
+                "1",
+                "2",
+                "]",
+                "]",
+                "}"
+            ]
         );
         assert_eq!(t[3].line, 2);
         assert_eq!(t.last().unwrap().line, 4);

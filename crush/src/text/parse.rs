@@ -26,7 +26,10 @@ pub fn parse(src: &str) -> Result<CrushMap, CrushError> {
     let mut p = Parser {
         toks: tokenize(src),
         pos: 0,
-        map: CrushMap { tunables: Tunables::LEGACY, ..CrushMap::default() },
+        map: CrushMap {
+            tunables: Tunables::LEGACY,
+            ..CrushMap::default()
+        },
         names: HashMap::new(),
         used_ids: BTreeSet::new(),
         class_ids: BTreeMap::new(),
@@ -76,7 +79,10 @@ impl<'a> Parser<'a> {
     }
 
     fn err<T>(&self, msg: impl Into<String>) -> Result<T, CrushError> {
-        Err(CrushError::Parse { line: self.line(), msg: msg.into() })
+        Err(CrushError::Parse {
+            line: self.line(),
+            msg: msg.into(),
+        })
     }
 
     fn next(&mut self, what: &str) -> Result<&'a str, CrushError> {
@@ -187,7 +193,14 @@ impl<'a> Parser<'a> {
             None
         };
         self.names.insert(name.to_string(), id);
-        self.map.devices.insert(id, Device { id, name: name.to_string(), class });
+        self.map.devices.insert(
+            id,
+            Device {
+                id,
+                name: name.to_string(),
+                class,
+            },
+        );
         Ok(())
     }
 
@@ -206,7 +219,9 @@ impl<'a> Parser<'a> {
         let tname = self.next("bucket type")?;
         let Some(type_id) = self.map.type_id(tname) else {
             self.pos -= 1;
-            return self.err(format!("'{tname}' is neither a keyword nor a defined bucket type"));
+            return self.err(format!(
+                "'{tname}' is neither a keyword nor a defined bucket type"
+            ));
         };
         let name = self.next("bucket name")?;
         if self.names.contains_key(name) {
@@ -228,7 +243,8 @@ impl<'a> Parser<'a> {
                         let cname = self.next("class name")?;
                         let cid = self.map.get_or_create_class(cname);
                         if classes.insert(cid, v).is_some() {
-                            return self.err(format!("duplicate device class {cname} for bucket {name}"));
+                            return self
+                                .err(format!("duplicate device class {cname} for bucket {name}"));
                         }
                     } else {
                         if v >= 0 {
@@ -241,19 +257,24 @@ impl<'a> Parser<'a> {
                     let a = self.next("bucket algorithm")?;
                     alg = match BucketAlg::from_name(a) {
                         Some(a) => a,
-                        None => return self.err(format!("bucket {name}: unknown bucket alg '{a}'")),
+                        None => {
+                            return self.err(format!("bucket {name}: unknown bucket alg '{a}'"))
+                        }
                     };
                 }
                 "hash" => {
                     let h = self.next("hash")?;
                     if h != "rjenkins1" && h != "0" {
-                        return self.err(format!("bucket {name}: unknown hash '{h}' (only 0, rjenkins1)"));
+                        return self.err(format!(
+                            "bucket {name}: unknown hash '{h}' (only 0, rjenkins1)"
+                        ));
                     }
                 }
                 "item" => {
                     let iname = self.next("item name")?;
                     let Some(&item) = self.names.get(iname) else {
-                        return self.err(format!("item '{iname}' in bucket '{name}' is not defined"));
+                        return self
+                            .err(format!("item '{iname}' in bucket '{name}' is not defined"));
                     };
                     let mut weight = if item >= 0 {
                         0x10000
@@ -268,7 +289,8 @@ impl<'a> Parser<'a> {
                                 return self.err(format!("{iname}: device weight limited to 100"));
                             }
                             if item < 0 && weight > MAX_BUCKET_WEIGHT {
-                                return self.err(format!("{iname}: bucket weight limited to 65535"));
+                                return self
+                                    .err(format!("{iname}: bucket weight limited to 65535"));
                             }
                         } else if self.eat("pos") {
                             pos = Some(self.int::<usize>(&format!("pos of {iname}"))?);
@@ -283,7 +305,10 @@ impl<'a> Parser<'a> {
         }
         let id = match id {
             Some(id) => id,
-            None => (1..).map(|n: i32| -n).find(|i| !self.used_ids.contains(i)).expect("ids remain"),
+            None => (1..)
+                .map(|n: i32| -n)
+                .find(|i| !self.used_ids.contains(i))
+                .expect("ids remain"),
         };
         if self.map.bucket(id).is_some() {
             return self.err(format!("bucket {name}: id {id} is already used"));
@@ -292,11 +317,23 @@ impl<'a> Parser<'a> {
             line: self.line(),
             msg: format!("bucket {name}: {m}"),
         })?;
-        let mut b = Bucket::new(id, name, type_id, alg, slots, self.map.tunables.straw_calc_version)
-            .map_err(|e| CrushError::Parse { line: self.line(), msg: e.to_string() })?;
+        let mut b = Bucket::new(
+            id,
+            name,
+            type_id,
+            alg,
+            slots,
+            self.map.tunables.straw_calc_version,
+        )
+        .map_err(|e| CrushError::Parse {
+            line: self.line(),
+            msg: e.to_string(),
+        })?;
         b.hash = HASH_RJENKINS1;
-        b.check_uniform_weights()
-            .map_err(|e| CrushError::Parse { line: self.line(), msg: e.to_string() })?;
+        b.check_uniform_weights().map_err(|e| CrushError::Parse {
+            line: self.line(),
+            msg: e.to_string(),
+        })?;
         self.used_ids.insert(id);
         self.names.insert(name.to_string(), id);
         if !classes.is_empty() {
@@ -343,8 +380,18 @@ impl<'a> Parser<'a> {
             return self.err(format!("rule {id} already exists"));
         }
         self.map
-            .insert_rule(Rule { id, name, rule_type, min_size, max_size, steps })
-            .map_err(|e| CrushError::Parse { line: self.line(), msg: e.to_string() })
+            .insert_rule(Rule {
+                id,
+                name,
+                rule_type,
+                min_size,
+                max_size,
+                steps,
+            })
+            .map_err(|e| CrushError::Parse {
+                line: self.line(),
+                msg: e.to_string(),
+            })
     }
 
     fn step(&mut self) -> Result<Step, CrushError> {
@@ -361,7 +408,8 @@ impl<'a> Parser<'a> {
                 if self.eat("class") {
                     let cname = self.next("class name")?;
                     let Some(cid) = self.map.class_id(cname) else {
-                        return self.err(format!("step take {item}: unknown device class '{cname}'"));
+                        return self
+                            .err(format!("step take {item}: unknown device class '{cname}'"));
                     };
                     id = match self.map.class_buckets.get(&id).and_then(|m| m.get(&cid)) {
                         Some(s) => *s,
@@ -386,7 +434,12 @@ impl<'a> Parser<'a> {
                 let Some(type_id) = self.map.type_id(tname) else {
                     return self.err(format!("step {op}: type '{tname}' is not defined"));
                 };
-                Step::Choose { mode, leaf: op == "chooseleaf", count, type_id }
+                Step::Choose {
+                    mode,
+                    leaf: op == "chooseleaf",
+                    count,
+                    type_id,
+                }
             }
             "set_choose_tries" => Step::SetChooseTries(self.int(op)?),
             "set_chooseleaf_tries" => Step::SetChooseleafTries(self.int(op)?),
@@ -483,7 +536,9 @@ fn place_items(items: &[(i32, u32, Option<usize>)]) -> Result<Vec<(i32, u32)>, S
     if used.len() != items.iter().filter(|i| i.2.is_some()).count() {
         return Err("two items have the same explicit pos".into());
     }
-    let size = items.len().max(used.iter().next_back().copied().unwrap_or(0));
+    let size = items
+        .len()
+        .max(used.iter().next_back().copied().unwrap_or(0));
     let mut slots = vec![(0i32, 0u32); size];
     let mut cur = 0;
     for &(item, weight, pos) in items {

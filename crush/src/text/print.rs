@@ -12,7 +12,12 @@ use crate::weight_set::ChooseArgMap;
 /// Prints the map in crushtool's canonical text form.
 pub fn print(map: &CrushMap) -> String {
     let mut out = String::from("# begin crush map\n");
-    for ((name, value), (_, legacy)) in map.tunables.entries().iter().zip(Tunables::LEGACY.entries()) {
+    for ((name, value), (_, legacy)) in map
+        .tunables
+        .entries()
+        .iter()
+        .zip(Tunables::LEGACY.entries())
+    {
         if *value != legacy {
             let _ = writeln!(out, "tunable {name} {value}");
         }
@@ -71,14 +76,21 @@ fn print_bucket(map: &CrushMap, b: &Bucket, out: &mut String) {
     if let Some(classes) = map.class_buckets.get(&b.id) {
         for (class, shadow) in classes {
             let cname = map.class_name(*class).unwrap_or("?");
-            let _ = writeln!(out, "\tid {shadow} class {cname}\t\t# do not change unnecessarily");
+            let _ = writeln!(
+                out,
+                "\tid {shadow} class {cname}\t\t# do not change unnecessarily"
+            );
         }
     }
     let _ = writeln!(out, "\t# weight {}", weight_to_text(b.weight()));
     let _ = write!(out, "\talg {}", b.alg.name());
     let with_pos = match b.alg {
         BucketAlg::Uniform => {
-            let _ = write!(out, "\t# do not change bucket size ({}) unnecessarily", b.size());
+            let _ = write!(
+                out,
+                "\t# do not change bucket size ({}) unnecessarily",
+                b.size()
+            );
             true
         }
         BucketAlg::List => {
@@ -116,19 +128,34 @@ fn print_rule(map: &CrushMap, r: &Rule, out: &mut String) {
             Step::Noop => out.push_str("noop"),
             Step::Emit => out.push_str("emit"),
             Step::Take(id) => out.push_str(&take_text(map, id)),
-            Step::Choose { mode, leaf, count, type_id } => {
+            Step::Choose {
+                mode,
+                leaf,
+                count,
+                type_id,
+            } => {
                 let op = if leaf { "chooseleaf" } else { "choose" };
                 let t = map.type_name(type_id).unwrap_or("?");
                 let _ = write!(out, "{op} {} {count} type {t}", mode.name());
             }
-            Step::SetChooseTries(n) => { let _ = write!(out, "set_choose_tries {n}"); }
-            Step::SetChooseleafTries(n) => { let _ = write!(out, "set_chooseleaf_tries {n}"); }
-            Step::SetChooseLocalTries(n) => { let _ = write!(out, "set_choose_local_tries {n}"); }
+            Step::SetChooseTries(n) => {
+                let _ = write!(out, "set_choose_tries {n}");
+            }
+            Step::SetChooseleafTries(n) => {
+                let _ = write!(out, "set_chooseleaf_tries {n}");
+            }
+            Step::SetChooseLocalTries(n) => {
+                let _ = write!(out, "set_choose_local_tries {n}");
+            }
             Step::SetChooseLocalFallbackTries(n) => {
                 let _ = write!(out, "set_choose_local_fallback_tries {n}");
             }
-            Step::SetChooseleafVaryR(n) => { let _ = write!(out, "set_chooseleaf_vary_r {n}"); }
-            Step::SetChooseleafStable(n) => { let _ = write!(out, "set_chooseleaf_stable {n}"); }
+            Step::SetChooseleafVaryR(n) => {
+                let _ = write!(out, "set_chooseleaf_vary_r {n}");
+            }
+            Step::SetChooseleafStable(n) => {
+                let _ = write!(out, "set_chooseleaf_stable {n}");
+            }
         }
         out.push('\n');
     }

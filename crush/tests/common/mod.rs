@@ -9,7 +9,9 @@ use std::path::PathBuf;
 pub fn corpus_dir() -> PathBuf {
     let dir = std::env::var_os("STRATA_CRUSH_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/crush-vectors"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/crush-vectors")
+        });
     assert!(
         dir.join("MANIFEST").is_file(),
         "CRUSH corpus not found at {} (set STRATA_CRUSH_VECTORS to the crush-vectors directory)",
@@ -86,7 +88,10 @@ pub fn cases(name: &str) -> Vec<Case> {
                 } else {
                     list.split(',').map(|s| s.parse().unwrap()).collect()
                 };
-                out.last_mut().expect("mapping before any case").lines.push((x, v));
+                out.last_mut()
+                    .expect("mapping before any case")
+                    .lines
+                    .push((x, v));
             }
             other => panic!("{name}.mappings: unexpected line kind {other:?}"),
         }

@@ -11,20 +11,31 @@ fn weight(s: &str, what: &str) -> Result<u32, String> {
 
 /// Applies every edit flag; returns true if the map changed.
 pub fn apply(a: &Args, map: &mut CrushMap) -> Result<bool, String> {
-    let loc: Vec<(&str, &str)> = a.loc.chunks(2).map(|p| (p[0].as_str(), p[1].as_str())).collect();
+    let loc: Vec<(&str, &str)> = a
+        .loc
+        .chunks(2)
+        .map(|p| (p[0].as_str(), p[1].as_str()))
+        .collect();
     let mut edited = false;
     let fail = |flag: &str, e: crush::CrushError| format!("{flag}: {e}");
 
     if let [name, type_name] = a.add_bucket.as_slice() {
-        map.add_bucket(name, type_name, BucketAlg::Straw2).map_err(|e| fail("--add-bucket", e))?;
+        map.add_bucket(name, type_name, BucketAlg::Straw2)
+            .map_err(|e| fail("--add-bucket", e))?;
         if !loc.is_empty() {
-            map.move_bucket(name, &loc).map_err(|e| fail("--add-bucket", e))?;
+            map.move_bucket(name, &loc)
+                .map_err(|e| fail("--add-bucket", e))?;
         }
         edited = true;
     }
-    for (flag, values, update) in [("--add-item", &a.add_item, false), ("--update-item", &a.update_item, true)] {
+    for (flag, values, update) in [
+        ("--add-item", &a.add_item, false),
+        ("--update-item", &a.update_item, true),
+    ] {
         if let [id, w, name] = values.as_slice() {
-            let id: i32 = id.parse().map_err(|_| format!("{flag}: '{id}' is not a device id"))?;
+            let id: i32 = id
+                .parse()
+                .map_err(|_| format!("{flag}: '{id}' is not a device id"))?;
             let w = weight(w, flag)?;
             if loc.is_empty() {
                 return Err(format!("{flag} needs a location: --loc TYPE NAME"));
@@ -33,7 +44,8 @@ pub fn apply(a: &Args, map: &mut CrushMap) -> Result<bool, String> {
                 map.move_device(name, &loc).map_err(|e| fail(flag, e))?;
                 map.reweight_item(name, w).map_err(|e| fail(flag, e))?;
             } else {
-                map.add_device(id, name, w, &loc).map_err(|e| fail(flag, e))?;
+                map.add_device(id, name, w, &loc)
+                    .map_err(|e| fail(flag, e))?;
             }
             edited = true;
         }
@@ -51,24 +63,29 @@ pub fn apply(a: &Args, map: &mut CrushMap) -> Result<bool, String> {
         edited = true;
     }
     if let [name, w] = a.reweight_item.as_slice() {
-        map.reweight_item(name, weight(w, "--reweight-item")?).map_err(|e| fail("--reweight-item", e))?;
+        map.reweight_item(name, weight(w, "--reweight-item")?)
+            .map_err(|e| fail("--reweight-item", e))?;
         edited = true;
     }
     if let Some(name) = &a.remove_item {
-        map.remove_item(name).map_err(|e| fail("--remove-item", e))?;
+        map.remove_item(name)
+            .map_err(|e| fail("--remove-item", e))?;
         edited = true;
     }
     if let [name, class] = a.set_device_class.as_slice() {
-        map.set_device_class(name, Some(class)).map_err(|e| fail("--set-device-class", e))?;
+        map.set_device_class(name, Some(class))
+            .map_err(|e| fail("--set-device-class", e))?;
         edited = true;
     }
     let class = a.device_class.as_deref();
     if let [name, root, t] = a.create_replicated_rule.as_slice() {
-        map.create_replicated_rule(name, root, t, class).map_err(|e| fail("--create-replicated-rule", e))?;
+        map.create_replicated_rule(name, root, t, class)
+            .map_err(|e| fail("--create-replicated-rule", e))?;
         edited = true;
     }
     if let [name, root, t] = a.create_erasure_rule.as_slice() {
-        map.create_erasure_rule(name, root, t, class).map_err(|e| fail("--create-erasure-rule", e))?;
+        map.create_erasure_rule(name, root, t, class)
+            .map_err(|e| fail("--create-erasure-rule", e))?;
         edited = true;
     }
     Ok(edited)

@@ -68,7 +68,8 @@ fn run(a: &Args) -> Result<ExitCode, String> {
         acted = true;
         match &a.output {
             Some(o) => write_out(o, &text::print(&map))?,
-            None => fmt::Write::write_str(&mut out, &text::print(&map)).map_err(|_| "cannot write output")?,
+            None => fmt::Write::write_str(&mut out, &text::print(&map))
+                .map_err(|_| "cannot write output")?,
         }
     } else if let (true, Some(o)) = (edited || tuned, &a.output) {
         write_out(o, &text::print(&map))?;
@@ -76,12 +77,16 @@ fn run(a: &Args) -> Result<ExitCode, String> {
     let spec = test_spec(a, &map)?;
     if a.test {
         acted = true;
-        map.run_test(&spec, &mut out, &mut err).map_err(|e| e.to_string())?;
+        map.run_test(&spec, &mut out, &mut err)
+            .map_err(|e| e.to_string())?;
     }
     if let Some(other) = &a.compare {
         acted = true;
         let other_map = load(other)?;
-        if !map.compare(&other_map, &spec, &mut out, &mut err).map_err(|e| e.to_string())? {
+        if !map
+            .compare(&other_map, &spec, &mut out, &mut err)
+            .map_err(|e| e.to_string())?
+        {
             code = ExitCode::FAILURE; // as crushtool: differing maps exit 1
         }
     }
@@ -91,7 +96,8 @@ fn run(a: &Args) -> Result<ExitCode, String> {
             "crushtool successfully built or modified map.  Use '-o <file>' to write it out.\n",
         );
     }
-    out.finish().map_err(|e| format!("cannot write output: {e}"))?;
+    out.finish()
+        .map_err(|e| format!("cannot write output: {e}"))?;
     eprint!("{err}");
     if !acted {
         return Err("nothing to do: give --test, --compare, -d, or an edit with -o".into());
@@ -105,13 +111,17 @@ fn apply_tunables(a: &Args, map: &mut CrushMap) -> Result<bool, String> {
     if let Some(p) = &a.tunables_profile {
         tuned = true;
         let keep_algs = map.tunables.allowed_bucket_algs;
-        map.tunables = crush::Tunables::profile(p).ok_or_else(|| format!("unknown tunables profile '{p}'"))?;
+        map.tunables =
+            crush::Tunables::profile(p).ok_or_else(|| format!("unknown tunables profile '{p}'"))?;
         map.tunables.allowed_bucket_algs = keep_algs.max(map.tunables.allowed_bucket_algs);
     }
     let t = &mut map.tunables;
     for (name, v) in [
         ("choose_local_tries", a.set_choose_local_tries),
-        ("choose_local_fallback_tries", a.set_choose_local_fallback_tries),
+        (
+            "choose_local_fallback_tries",
+            a.set_choose_local_fallback_tries,
+        ),
         ("choose_total_tries", a.set_choose_total_tries),
         ("chooseleaf_descend_once", a.set_chooseleaf_descend_once),
         ("chooseleaf_vary_r", a.set_chooseleaf_vary_r),
@@ -140,7 +150,9 @@ fn test_spec(a: &Args, map: &CrushMap) -> Result<TestSpec, String> {
     spec.reps = match (a.num_rep, a.min_rep, a.max_rep) {
         (Some(n), _, _) => Some((n, n)),
         (None, Some(lo), Some(hi)) if lo <= hi => Some((lo, hi)),
-        (None, Some(lo), Some(hi)) => return Err(format!("--min-rep {lo} is above --max-rep {hi}")),
+        (None, Some(lo), Some(hi)) => {
+            return Err(format!("--min-rep {lo} is above --max-rep {hi}"))
+        }
         (None, Some(_), None) | (None, None, Some(_)) => {
             return Err("give both --min-rep and --max-rep, or --num-rep".into())
         }
@@ -169,7 +181,9 @@ fn test_spec(a: &Args, map: &CrushMap) -> Result<TestSpec, String> {
             .ok()
             .or_else(|| map.item_id(dev).filter(|i| *i >= 0))
             .ok_or_else(|| format!("--weight: '{dev}' is neither a device id nor a device name"))?;
-        let w: f32 = w.parse().map_err(|_| format!("--weight {dev}: '{w}' is not a number"))?;
+        let w: f32 = w
+            .parse()
+            .map_err(|_| format!("--weight {dev}: '{w}' is not a number"))?;
         spec.weights.push((id, reweight_from_f32(w)));
     }
     Ok(spec)
@@ -189,7 +203,11 @@ impl<W: Write> FmtIo<W> {
 
     fn finish(mut self) -> io::Result<()> {
         if let Some(e) = self.error.take() {
-            return if e.kind() == io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) };
+            return if e.kind() == io::ErrorKind::BrokenPipe {
+                Ok(())
+            } else {
+                Err(e)
+            };
         }
         match self.inner.flush() {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
