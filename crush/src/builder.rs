@@ -9,7 +9,7 @@
 
 use crate::bucket::{Bucket, BucketAlg};
 use crate::error::CrushError;
-use crate::map::{CrushMap, Device, SHADOW_SEP};
+use crate::map::{CrushMap, Device, MAX_DEVICE_ID, SHADOW_SEP};
 use crate::rule::{ChooseMode, Rule, RuleType, Step};
 use crate::shadow;
 
@@ -89,9 +89,9 @@ impl CrushMap {
         loc: &Location<'_>,
     ) -> Result<(), CrushError> {
         self.check_name(name)?;
-        if id < 0 {
+        if !(0..=MAX_DEVICE_ID).contains(&id) {
             return Err(CrushError::Invalid(format!(
-                "device id {id} must not be negative"
+                "device id {id} is outside 0..={MAX_DEVICE_ID}"
             )));
         }
         if let Some(other) = self.item_id(name).filter(|o| *o != id) {

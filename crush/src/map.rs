@@ -38,6 +38,13 @@ pub struct CrushMap {
     pub choose_args: BTreeMap<u64, ChooseArgMap>,
 }
 
+/// Largest device id accepted (ids index dense per-device vectors).
+pub const MAX_DEVICE_ID: i32 = (1 << 24) - 1;
+/// Most negative bucket id accepted (ids index the bucket table).
+pub const MIN_BUCKET_ID: i32 = -(1 << 20);
+/// Largest rule id accepted.
+pub const MAX_RULE_ID: u32 = (1 << 16) - 1;
+
 /// The separator between a bucket's name and its class in shadow names.
 pub const SHADOW_SEP: char = '~';
 
@@ -164,6 +171,12 @@ impl CrushMap {
 
     /// Adds a rule at its id. Fails if the id or name is taken.
     pub fn insert_rule(&mut self, rule: Rule) -> Result<(), CrushError> {
+        if rule.id > MAX_RULE_ID {
+            return Err(CrushError::Invalid(format!(
+                "rule {} has id {} above {MAX_RULE_ID}",
+                rule.name, rule.id
+            )));
+        }
         if self.rule(rule.id).is_some() {
             return Err(CrushError::exists("rule id", rule.id));
         }

@@ -24,6 +24,48 @@ pub enum Step {
     SetChooseleafStable(i32),
 }
 
+/// The text names of the `set_*` steps, in opcode order.
+const SET_STEPS: [&str; 6] = [
+    "set_choose_tries",
+    "set_chooseleaf_tries",
+    "set_choose_local_tries",
+    "set_choose_local_fallback_tries",
+    "set_chooseleaf_vary_r",
+    "set_chooseleaf_stable",
+];
+
+impl Step {
+    /// For a `set_*` step: its text name and argument.
+    pub fn as_set(&self) -> Option<(&'static str, i32)> {
+        let (i, n) = match *self {
+            Step::SetChooseTries(n) => (0, n),
+            Step::SetChooseleafTries(n) => (1, n),
+            Step::SetChooseLocalTries(n) => (2, n),
+            Step::SetChooseLocalFallbackTries(n) => (3, n),
+            Step::SetChooseleafVaryR(n) => (4, n),
+            Step::SetChooseleafStable(n) => (5, n),
+            _ => return None,
+        };
+        Some((SET_STEPS[i], n))
+    }
+
+    /// The `set_*` step named `name` with argument `n`.
+    pub fn set_from_name(name: &str, n: i32) -> Option<Step> {
+        let ctor: [fn(i32) -> Step; 6] = [
+            Step::SetChooseTries,
+            Step::SetChooseleafTries,
+            Step::SetChooseLocalTries,
+            Step::SetChooseLocalFallbackTries,
+            Step::SetChooseleafVaryR,
+            Step::SetChooseleafStable,
+        ];
+        SET_STEPS
+            .iter()
+            .position(|s| *s == name)
+            .map(|i| ctor[i](n))
+    }
+}
+
 /// `firstn` fills positions in order and shifts later results up on failure
 /// (replicated pools); `indep` keeps each position stable and leaves a hole
 /// (erasure-coded pools, where a position is a shard).
@@ -74,4 +116,19 @@ pub struct Rule {
     pub min_size: u32,
     pub max_size: u32,
     pub steps: Vec<Step>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_steps_round_trip_by_name() {
+        for name in SET_STEPS {
+            let step = Step::set_from_name(name, 7).unwrap();
+            assert_eq!(step.as_set(), Some((name, 7)));
+        }
+        assert_eq!(Step::set_from_name("set_nothing", 1), None);
+        assert_eq!(Step::Emit.as_set(), None);
+    }
 }

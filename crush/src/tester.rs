@@ -242,15 +242,10 @@ impl CrushMap {
         let mut types: Vec<i32> = Vec::new();
         let mut counts: HashMap<i32, i64> = HashMap::new();
         for step in &rule.steps {
-            let (count, type_id) = match *step {
-                Step::Choose { count, type_id, .. } => (count, type_id),
-                Step::Noop | Step::Take(_) | Step::Emit => continue,
-                Step::SetChooseTries(n)
-                | Step::SetChooseleafTries(n)
-                | Step::SetChooseLocalTries(n)
-                | Step::SetChooseLocalFallbackTries(n)
-                | Step::SetChooseleafVaryR(n)
-                | Step::SetChooseleafStable(n) => (n, 0),
+            let (count, type_id) = match (step, step.as_set()) {
+                (Step::Choose { count, type_id, .. }, _) => (*count, *type_id),
+                (_, Some((_, n))) => (n, 0),
+                _ => continue,
             };
             types.push(type_id);
             counts.insert(type_id, i64::from(count));

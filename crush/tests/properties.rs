@@ -160,3 +160,53 @@ proptest! {
         }
     }
 }
+
+/// Tokens that steer a mangled map toward interesting parser paths.
+fn token() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("{".to_string()),
+        Just("}".to_string()),
+        Just("[".to_string()),
+        Just("]".to_string()),
+        Just("id".to_string()),
+        Just("class".to_string()),
+        Just("item".to_string()),
+        Just("weight".to_string()),
+        Just("pos".to_string()),
+        Just("step".to_string()),
+        Just("take".to_string()),
+        Just("-2147483648".to_string()),
+        Just("99999999999".to_string()),
+        Just("-1.5".to_string()),
+        Just("nan".to_string()),
+        "[a-z0-9.~-]{1,8}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Whatever the text, parsing returns a map or an error; it never panics
+    /// or allocates without bound.
+    #[test]
+    fn mangled_map_text_never_panics(edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, token()), 1..12)) {
+        let src = include_str!("../../deploy/examples/crushmap.txt");
+        let mut toks: Vec<String> = src.split_inclusive(char::is_whitespace).map(str::to_string).collect();
+        for (at, op, tok) in edits {
+            let i = at.index(toks.len());
+            match op {
+                0 => { toks.remove(i); }
+                1 => toks.insert(i, format!("{tok} ")),
+                _ => toks[i] = format!("{tok} "),
+            }
+        }
+        let text: String = toks.concat();
+        if let Ok(m) = text::parse(&text) {
+            let w = m.default_reweights();
+            for r in m.rules().map(|r| r.id).collect::<Vec<_>>() {
+                let _ = m.do_rule(r, 1, 3, &w, None);
+            }
+            let _ = text::print(&m);
+        }
+    }
+}

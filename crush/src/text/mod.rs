@@ -18,7 +18,7 @@ pub use print::print;
 /// `strtof`, times 65536 in `f32`, truncated.
 pub fn weight_from_text(s: &str) -> Option<u32> {
     let v: f32 = s.parse().ok()?;
-    if !v.is_finite() {
+    if !v.is_finite() || v < 0.0 {
         return None;
     }
     Some((v * 65536.0f32) as u32)
@@ -41,6 +41,8 @@ mod tests {
         assert_eq!(weight_from_text("3.63869"), Some(238465));
         assert_eq!(weight_from_text("0.1"), Some(6553));
         assert_eq!(weight_from_text("abc"), None);
+        assert_eq!(weight_from_text("-1.0"), None);
+        assert_eq!(weight_from_text("inf"), None);
         assert_eq!(weight_to_text(119209), "1.819");
         assert_eq!(weight_to_text(0), "0.000");
     }

@@ -10,7 +10,7 @@ use super::weight_from_text;
 use crate::bucket::{Bucket, BucketAlg};
 use crate::error::CrushError;
 use crate::hash::HASH_RJENKINS1;
-use crate::map::{CrushMap, Device};
+use crate::map::{CrushMap, Device, MAX_DEVICE_ID};
 use crate::rule::{ChooseMode, Rule, RuleType, Step};
 use crate::shadow;
 use crate::tunables::Tunables;
@@ -180,8 +180,10 @@ impl<'a> Parser<'a> {
         self.expect("device")?;
         let id: i32 = self.int("device id")?;
         let name = self.next("device name")?;
-        if id < 0 {
-            return self.err(format!("device {name} has negative id {id}"));
+        if !(0..=MAX_DEVICE_ID).contains(&id) {
+            return self.err(format!(
+                "device {name} has id {id}; device ids run from 0 to {MAX_DEVICE_ID}"
+            ));
         }
         if self.names.contains_key(name) || self.map.devices.contains_key(&id) {
             return self.err(format!("device {name} (id {id}) is already defined"));
@@ -441,12 +443,10 @@ impl<'a> Parser<'a> {
                     type_id,
                 }
             }
-            "set_choose_tries" => Step::SetChooseTries(self.int(op)?),
-            "set_chooseleaf_tries" => Step::SetChooseleafTries(self.int(op)?),
-            "set_choose_local_tries" => Step::SetChooseLocalTries(self.int(op)?),
-            "set_choose_local_fallback_tries" => Step::SetChooseLocalFallbackTries(self.int(op)?),
-            "set_chooseleaf_vary_r" => Step::SetChooseleafVaryR(self.int(op)?),
-            "set_chooseleaf_stable" => Step::SetChooseleafStable(self.int(op)?),
+            set if Step::set_from_name(set, 0).is_some() => {
+                let n = self.int(set)?;
+                Step::set_from_name(set, n).expect("checked above")
+            }
             other => return self.err(format!("unknown step '{other}'")),
         };
         Ok(step)

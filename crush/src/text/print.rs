@@ -138,23 +138,9 @@ fn print_rule(map: &CrushMap, r: &Rule, out: &mut String) {
                 let t = map.type_name(type_id).unwrap_or("?");
                 let _ = write!(out, "{op} {} {count} type {t}", mode.name());
             }
-            Step::SetChooseTries(n) => {
-                let _ = write!(out, "set_choose_tries {n}");
-            }
-            Step::SetChooseleafTries(n) => {
-                let _ = write!(out, "set_chooseleaf_tries {n}");
-            }
-            Step::SetChooseLocalTries(n) => {
-                let _ = write!(out, "set_choose_local_tries {n}");
-            }
-            Step::SetChooseLocalFallbackTries(n) => {
-                let _ = write!(out, "set_choose_local_fallback_tries {n}");
-            }
-            Step::SetChooseleafVaryR(n) => {
-                let _ = write!(out, "set_chooseleaf_vary_r {n}");
-            }
-            Step::SetChooseleafStable(n) => {
-                let _ = write!(out, "set_chooseleaf_stable {n}");
+            ref set => {
+                let (name, n) = set.as_set().expect("every other step is matched above");
+                let _ = write!(out, "{name} {n}");
             }
         }
         out.push('\n');
