@@ -133,9 +133,48 @@ pub fn hash32_5(a: u32, b: u32, c: u32, d: u32, e: u32) -> u32 {
     h
 }
 
+/// Ceph's object-name hash (`ceph_str_hash_rjenkins`, Bob Jenkins'
+/// lookup2 over bytes): what places an object in a PG and orders objects in
+/// a PG's listing.
+pub fn str_hash(data: &[u8]) -> u32 {
+    let word = |k: &[u8]| u32::from_le_bytes([k[0], k[1], k[2], k[3]]);
+    let (mut a, mut b, mut c) = (0x9e37_79b9u32, 0x9e37_79b9u32, 0u32);
+    let mut k = data;
+    while k.len() >= 12 {
+        a = a.wrapping_add(word(&k[0..4]));
+        b = b.wrapping_add(word(&k[4..8]));
+        c = c.wrapping_add(word(&k[8..12]));
+        mix(&mut a, &mut b, &mut c);
+        k = &k[12..];
+    }
+    c = c.wrapping_add(data.len() as u32);
+    // The tail: up to 11 bytes; c's lowest byte is reserved for the length.
+    let mut tail = [0u8; 12];
+    tail[..k.len()].copy_from_slice(k);
+    a = a.wrapping_add(word(&tail[0..4]));
+    b = b.wrapping_add(word(&tail[4..8]));
+    c = c.wrapping_add(u32::from_le_bytes([0, tail[8], tail[9], tail[10]]));
+    mix(&mut a, &mut b, &mut c);
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn str_hash_spreads_and_uses_every_byte() {
+        assert_ne!(str_hash(b""), str_hash(b"a"));
+        assert_ne!(str_hash(b"object-1"), str_hash(b"object-2"));
+        // Bytes at every position of a 12-byte block and of the tail count.
+        let base = b"abcdefghijklmnopqrstuvw".to_vec();
+        let h = str_hash(&base);
+        for i in 0..base.len() {
+            let mut m = base.clone();
+            m[i] ^= 1;
+            assert_ne!(str_hash(&m), h, "byte {i} ignored");
+        }
+    }
 
     #[test]
     fn lanes_equal_scalar_hashes() {

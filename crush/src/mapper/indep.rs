@@ -44,7 +44,7 @@ pub(super) fn choose(
                 // bucket chosen for another position tends to yield another item.
                 let mut r = (rep as i32).wrapping_add(parent_r);
                 let stride = if inb.alg == BucketAlg::Uniform
-                    && (inb.size() as u32) % (numrep as u32) == 0
+                    && (inb.size() as u32).is_multiple_of(numrep as u32)
                 {
                     numrep.wrapping_add(1)
                 } else {

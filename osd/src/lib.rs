@@ -1,0 +1,4 @@
+//! The OSD: one per disk. Today this crate holds its object store
+//! ([`store`]); the daemon, peering and recovery come with later issues.
+
+pub mod store;

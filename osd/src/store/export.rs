@@ -1,0 +1,259 @@
+//! Moving a whole PG between stores (`export` / `import`), as
+//! ceph-objectstore-tool does.
+//!
+//! The stream is a magic line, then records: a little-endian u32 length, a
+//! crc32c of the body, and the body (the store's versioned encoding of a
+//! [`Record`]). It starts with a header, holds one record per object and the
+//! PG log, and ends with a trailer that counts them, so a truncated or
+//! damaged file is refused. An import that fails removes what it created; an
+//! import cut short by a crash leaves the PG marked, and fsck reports it.
+
+use std::io::{Read, Write};
+
+use rkyv::{Archive, Deserialize, Serialize};
+
+use super::codec::{decode, encode};
+use super::error::StoreError;
+use super::transaction::{Op, Transaction};
+use super::types::{CollectionId, ObjectId, PgInfo, PgLogEntry, Version};
+use super::{ObjectStore, Result, RocksStore};
+
+const MAGIC: &[u8] = b"STRATA-PG-EXPORT 1\n";
+
+#[derive(Archive, Serialize, Deserialize, Debug)]
+pub struct ExportObject {
+    pub obj: ObjectId,
+    pub version: Version,
+    pub mtime_ns: u64,
+    pub data: Vec<u8>,
+    pub xattrs: Vec<(String, Vec<u8>)>,
+    pub omap_header: Vec<u8>,
+    pub omap: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug)]
+pub enum Record {
+    Header {
+        pgid: CollectionId,
+        info: Option<PgInfo>,
+    },
+    Object(ExportObject),
+    Log(Vec<PgLogEntry>),
+    End {
+        objects: u64,
+        log_entries: u64,
+    },
+}
+
+/// What an export or import moved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub objects: u64,
+    pub log_entries: u64,
+    pub bytes: u64,
+}
+
+fn write_record(out: &mut dyn Write, r: &Record) -> Result<()> {
+    let body = encode(r);
+    let io = |e| StoreError::io("export stream", e);
+    out.write_all(&(body.len() as u32).to_le_bytes())
+        .map_err(io)?;
+    out.write_all(&crc32c::crc32c(&body).to_le_bytes())
+        .map_err(io)?;
+    out.write_all(&body).map_err(io)
+}
+
+/// Writes PG `c` of `store` to `out`.
+pub fn export(store: &dyn ObjectStore, c: &CollectionId, out: &mut dyn Write) -> Result<Summary> {
+    let mut s = Summary::default();
+    out.write_all(MAGIC)
+        .map_err(|e| StoreError::io("export stream", e))?;
+    write_record(
+        out,
+        &Record::Header {
+            pgid: *c,
+            info: store.pg_info(c)?,
+        },
+    )?;
+    let mut cursor = None;
+    loop {
+        let page = store.list_objects(c, cursor.as_ref(), 256)?;
+        for obj in page.objects {
+            let stat = store.stat(c, &obj)?;
+            let data = store.read(c, &obj, 0, stat.size)?;
+            let mut omap = Vec::new();
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                let p = store.omap_list(c, &obj, after.as_deref(), None, 1024)?;
+                after = p.entries.last().map(|(k, _)| k.clone());
+                omap.extend(p.entries);
+                if !p.more {
+                    break;
+                }
+            }
+            s.objects += 1;
+            s.bytes += data.len() as u64;
+            let rec = ExportObject {
+                xattrs: store.getxattrs(c, &obj)?,
+                omap_header: store.omap_header(c, &obj)?,
+                obj,
+                version: stat.version,
+                mtime_ns: stat.mtime_ns,
+                data,
+                omap,
+            };
+            write_record(out, &Record::Object(rec))?;
+        }
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    let mut after = None;
+    loop {
+        let entries = store.read_log(c, after, 1024)?;
+        if entries.is_empty() {
+            break;
+        }
+        after = entries.last().map(|e| e.version);
+        s.log_entries += entries.len() as u64;
+        write_record(out, &Record::Log(entries))?;
+    }
+    write_record(
+        out,
+        &Record::End {
+            objects: s.objects,
+            log_entries: s.log_entries,
+        },
+    )?;
+    out.flush()
+        .map_err(|e| StoreError::io("export stream", e))?;
+    Ok(s)
+}
+
+fn read_record(input: &mut dyn Read, max: u64) -> Result<Record> {
+    let bad = |detail: String| StoreError::BadMetadata {
+        what: "export stream".into(),
+        detail,
+    };
+    let mut head = [0u8; 8];
+    input
+        .read_exact(&mut head)
+        .map_err(|_| bad("the stream ends early (truncated export?)".into()))?;
+    let len = u64::from(u32::from_le_bytes(head[..4].try_into().expect("4 bytes")));
+    let crc = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
+    if len > max {
+        return Err(bad(format!(
+            "a record of {len} bytes is larger than any this store accepts"
+        )));
+    }
+    let mut body = vec![0u8; len as usize];
+    input
+        .read_exact(&mut body)
+        .map_err(|_| bad("the stream ends inside a record (truncated export?)".into()))?;
+    if crc32c::crc32c(&body) != crc {
+        return Err(bad("a record fails its checksum (damaged export?)".into()));
+    }
+    decode("export record", &body)
+}
+
+/// Reads an export into `store`, creating its PG, which must not exist.
+pub fn import(store: &RocksStore, input: &mut dyn Read) -> Result<(CollectionId, Summary)> {
+    let mut magic = vec![0u8; MAGIC.len()];
+    input
+        .read_exact(&mut magic)
+        .map_err(|e| StoreError::io("import stream", e))?;
+    if magic != MAGIC {
+        return Err(StoreError::Invalid(
+            "not a Strata PG export (bad magic)".into(),
+        ));
+    }
+    let max = store.options().max_object_size + (64 << 20);
+    let (pgid, info) = match read_record(input, max)? {
+        Record::Header { pgid, info } => (pgid, info),
+        _ => {
+            return Err(StoreError::Invalid(
+                "the export does not start with a header".into(),
+            ))
+        }
+    };
+    store.create_collection_impl(&pgid, true)?;
+    match import_body(store, input, pgid, info, max) {
+        Ok(s) => Ok((pgid, s)),
+        Err(e) => {
+            let _ = store.remove_collection_impl(&pgid);
+            Err(e)
+        }
+    }
+}
+
+fn import_body(
+    store: &RocksStore,
+    input: &mut dyn Read,
+    pgid: CollectionId,
+    info: Option<PgInfo>,
+    max: u64,
+) -> Result<Summary> {
+    let mut s = Summary::default();
+    loop {
+        match read_record(input, max)? {
+            Record::Object(o) => {
+                let mut t = Transaction::new(pgid, o.version);
+                t.mtime_ns = o.mtime_ns;
+                s.objects += 1;
+                s.bytes += o.data.len() as u64;
+                t = t.op(Op::WriteFull {
+                    obj: o.obj.clone(),
+                    data: o.data,
+                });
+                for (name, value) in o.xattrs {
+                    t = t.op(Op::SetXattr {
+                        obj: o.obj.clone(),
+                        name,
+                        value,
+                    });
+                }
+                if !o.omap_header.is_empty() {
+                    t = t.op(Op::OmapSetHeader {
+                        obj: o.obj.clone(),
+                        header: o.omap_header,
+                    });
+                }
+                if !o.omap.is_empty() {
+                    t = t.op(Op::OmapSet {
+                        obj: o.obj,
+                        entries: o.omap,
+                    });
+                }
+                store.submit(t)?;
+            }
+            Record::Log(entries) => {
+                s.log_entries += entries.len() as u64;
+                let mut t = Transaction::new(pgid, Version::ZERO);
+                t.log = entries;
+                store.submit(t)?;
+            }
+            Record::End {
+                objects,
+                log_entries,
+            } => {
+                if (objects, log_entries) != (s.objects, s.log_entries) {
+                    return Err(StoreError::Invalid(format!(
+                        "export trailer counts {objects} objects and {log_entries} log entries, the stream held {} and {}",
+                        s.objects, s.log_entries
+                    )));
+                }
+                if let Some(info) = info {
+                    store.submit(Transaction::new(pgid, Version::ZERO).info(info))?;
+                }
+                store.finish_import(&pgid)?;
+                return Ok(s);
+            }
+            Record::Header { .. } => {
+                return Err(StoreError::Invalid(
+                    "a second header inside the export".into(),
+                ))
+            }
+        }
+    }
+}

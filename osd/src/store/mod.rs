@@ -1,0 +1,94 @@
+//! The object store: where an OSD keeps its placement groups.
+//!
+//! [`ObjectStore`] is the boundary the rest of the OSD programs against; it
+//! does not mention RocksDB. [`RocksStore`] is the real implementation:
+//! every [`Transaction`] (object ops of one PG plus its PG-log entries and PG
+//! info) becomes one synced RocksDB write batch, large object data goes to
+//! blob files made durable first, and every data block carries a crc32c that
+//! is checked on every read.
+
+mod checksum;
+mod codec;
+mod error;
+pub mod export;
+mod keys;
+mod rocks;
+mod transaction;
+mod types;
+
+pub use error::StoreError;
+pub use rocks::{RocksStore, StoreOptions};
+pub use transaction::{Op, Transaction};
+pub use types::{
+    CollectionId, FsckIssue, FsckReport, LogKind, ObjectId, ObjectStat, OmapPage, PgInfo,
+    PgLogEntry, Version,
+};
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A page of a collection's listing; `next` resumes after the last item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListPage {
+    pub objects: Vec<ObjectId>,
+    pub next: Option<ListCursor>,
+}
+
+/// Where a listing stopped (opaque; printable as hex for tools).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListCursor(pub Vec<u8>);
+
+/// What an OSD needs from its local storage.
+pub trait ObjectStore: Send + Sync {
+    /// Creates an empty collection (a PG, or a PG shard).
+    fn create_collection(&self, c: &CollectionId) -> Result<()>;
+    /// Removes a collection and everything in it.
+    fn remove_collection(&self, c: &CollectionId) -> Result<()>;
+    fn collection_exists(&self, c: &CollectionId) -> Result<bool>;
+    fn list_collections(&self) -> Result<Vec<CollectionId>>;
+
+    /// Applies a transaction atomically; when it returns `Ok`, it is durable.
+    fn submit(&self, t: Transaction) -> Result<()>;
+
+    fn stat(&self, c: &CollectionId, o: &ObjectId) -> Result<ObjectStat>;
+    /// Reads `len` bytes at `offset` (fewer at the end of the object).
+    fn read(&self, c: &CollectionId, o: &ObjectId, offset: u64, len: u64) -> Result<Vec<u8>>;
+    fn getxattr(&self, c: &CollectionId, o: &ObjectId, name: &str) -> Result<Vec<u8>>;
+    fn getxattrs(&self, c: &CollectionId, o: &ObjectId) -> Result<Vec<(String, Vec<u8>)>>;
+    fn omap_header(&self, c: &CollectionId, o: &ObjectId) -> Result<Vec<u8>>;
+    /// Values of the given keys; missing keys are left out.
+    fn omap_get(
+        &self,
+        c: &CollectionId,
+        o: &ObjectId,
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Keys in order, after `start_after`, starting with `prefix`, at most `max`.
+    fn omap_list(
+        &self,
+        c: &CollectionId,
+        o: &ObjectId,
+        start_after: Option<&[u8]>,
+        prefix: Option<&[u8]>,
+        max: usize,
+    ) -> Result<OmapPage>;
+
+    /// Objects in hash order, `max` at a time, resuming after `after`.
+    fn list_objects(
+        &self,
+        c: &CollectionId,
+        after: Option<&ListCursor>,
+        max: usize,
+    ) -> Result<ListPage>;
+
+    fn pg_info(&self, c: &CollectionId) -> Result<Option<PgInfo>>;
+    /// PG-log entries with version > `after`, oldest first, at most `max`.
+    fn read_log(
+        &self,
+        c: &CollectionId,
+        after: Option<Version>,
+        max: usize,
+    ) -> Result<Vec<PgLogEntry>>;
+
+    /// Checks metadata consistency, and with `deep` every block checksum.
+    fn fsck(&self, deep: bool) -> Result<FsckReport>;
+}

@@ -1,0 +1,354 @@
+//! The RocksDB object store.
+//!
+//! Column families: `meta` (object metadata: size, mtime, version, where the
+//! data is, block checksums), `data` (small objects' bytes, inline), `xattr`,
+//! `omap`, `pglog`, `pginfo`, `colls` (collections) and `blobs` (which blob
+//! file belongs to which object). Objects larger than
+//! [`StoreOptions::inline_max`] keep their bytes in blob files of their own
+//! under `blobs/` (see `blob.rs`), written and fdatasync'd before the batch
+//! that references them commits; every transaction is one synced write batch.
+
+mod blob;
+mod fsck;
+mod read;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rkyv::{Archive, Deserialize, Serialize};
+use rocksdb::{ColumnFamilyDescriptor, Options, DB};
+
+use super::codec::{decode, encode};
+use super::error::StoreError;
+use super::types::{CollectionId, Version};
+use super::Result;
+use blob::BlobDir;
+
+pub(crate) const CF_META: &str = "meta";
+pub(crate) const CF_DATA: &str = "data";
+pub(crate) const CF_XATTR: &str = "xattr";
+pub(crate) const CF_OMAP: &str = "omap";
+pub(crate) const CF_LOG: &str = "pglog";
+pub(crate) const CF_INFO: &str = "pginfo";
+pub(crate) const CF_COLLS: &str = "colls";
+pub(crate) const CF_BLOBS: &str = "blobs";
+const ALL_CFS: [&str; 8] = [
+    CF_META, CF_DATA, CF_XATTR, CF_OMAP, CF_LOG, CF_INFO, CF_COLLS, CF_BLOBS,
+];
+
+const SUPERBLOCK_KEY: &[u8] = b"superblock";
+/// A file that marks a directory as a Strata object store.
+const MARKER_FILE: &str = "strata-objectstore";
+
+/// Limits and layout choices.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Objects up to this size keep their bytes inline in RocksDB.
+    pub inline_max: u64,
+    /// Largest object (Ceph's `osd_max_object_size`, 128 MiB).
+    pub max_object_size: u64,
+    pub max_xattr_value: u64,
+    pub max_omap_key: u64,
+    pub max_omap_value: u64,
+    /// Longest object name or namespace (Ceph's `osd_max_object_name_len`).
+    pub max_name_len: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            inline_max: 64 * 1024,
+            max_object_size: 128 << 20,
+            max_xattr_value: 64 * 1024,
+            max_omap_key: 4096,
+            max_omap_value: 16 << 20,
+            max_name_len: 2048,
+        }
+    }
+}
+
+/// Identity of a store, written by mkfs.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Superblock {
+    pub fsid: String,
+    pub created_ns: u64,
+}
+
+/// Per-collection record.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CollMeta {
+    /// Set while `import` is filling the collection; an interrupted import
+    /// leaves it set, and fsck reports it.
+    pub importing: bool,
+}
+
+/// Where an object's bytes are.
+#[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DataLoc {
+    Inline,
+    Blob(u64),
+}
+
+/// What `meta` holds per object.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ObjectMeta {
+    pub size: u64,
+    pub mtime_ns: u64,
+    pub version: Version,
+    pub loc: DataLoc,
+    /// crc32c of each `CSUM_BLOCK` of data.
+    pub crcs: Vec<u32>,
+}
+
+/// The RocksDB-backed [`ObjectStore`](super::ObjectStore).
+pub struct RocksStore {
+    path: PathBuf,
+    db: DB,
+    blobs: BlobDir,
+    opts: StoreOptions,
+    /// Transactions of one collection apply one at a time (striped locks).
+    locks: Vec<Mutex<()>>,
+    superblock: Superblock,
+}
+
+impl std::fmt::Debug for RocksStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksStore")
+            .field("path", &self.path)
+            .field("fsid", &self.superblock.fsid)
+            .finish()
+    }
+}
+
+fn db_options(create: bool) -> Options {
+    let mut o = Options::default();
+    o.create_if_missing(create);
+    o.create_missing_column_families(create);
+    o.set_max_background_jobs(2);
+    o.set_bytes_per_sync(1 << 20);
+    o.set_keep_log_file_num(4);
+    o.set_max_total_wal_size(256 << 20);
+    o
+}
+
+impl RocksStore {
+    /// Creates a new, empty store in `path` (which must not hold one).
+    pub fn mkfs(path: &Path, opts: StoreOptions) -> Result<RocksStore> {
+        if path.join(MARKER_FILE).exists() {
+            return Err(StoreError::Invalid(format!(
+                "{} already holds an object store",
+                path.display()
+            )));
+        }
+        std::fs::create_dir_all(path).map_err(|e| StoreError::io(path.display(), e))?;
+        let cfs = ALL_CFS
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
+        let db = DB::open_cf_descriptors(&db_options(true), path.join("db"), cfs)?;
+        let superblock = Superblock {
+            fsid: hex::encode(rand::random::<[u8; 16]>()),
+            created_ns: now_ns(),
+        };
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(true);
+        db.put_opt(SUPERBLOCK_KEY, encode(&superblock), &wo)?;
+        drop(db);
+        BlobDir::create(&path.join("blobs"))?;
+        let marker = path.join(MARKER_FILE);
+        std::fs::write(&marker, format!("fsid {}\n", superblock.fsid))
+            .map_err(|e| StoreError::io(marker.display(), e))?;
+        sync_dir(path)?;
+        RocksStore::open(path, opts)
+    }
+
+    /// Opens an existing store, reclaiming blob files an interrupted
+    /// transaction left behind.
+    pub fn open(path: &Path, opts: StoreOptions) -> Result<RocksStore> {
+        if !path.join(MARKER_FILE).exists() {
+            return Err(StoreError::Invalid(format!(
+                "{} is not a Strata object store (create one with mkfs)",
+                path.display()
+            )));
+        }
+        let cfs = ALL_CFS
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
+        let db = DB::open_cf_descriptors(&db_options(false), path.join("db"), cfs)?;
+        let raw = db
+            .get(SUPERBLOCK_KEY)?
+            .ok_or_else(|| StoreError::BadMetadata {
+                what: "superblock".into(),
+                detail: "missing".into(),
+            })?;
+        let superblock: Superblock = decode("superblock", &raw)?;
+        let blobs = BlobDir::open(&path.join("blobs"))?;
+        let store = RocksStore {
+            path: path.to_path_buf(),
+            db,
+            blobs,
+            opts,
+            locks: (0..64).map(|_| Mutex::new(())).collect(),
+            superblock,
+        };
+        store.reclaim_orphan_blobs()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn fsid(&self) -> &str {
+        &self.superblock.fsid
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.opts
+    }
+
+    pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("column families are created by mkfs")
+    }
+
+    fn lock(&self, c: &CollectionId) -> MutexGuard<'_, ()> {
+        let h = (c.pool as usize)
+            .wrapping_mul(31)
+            .wrapping_add(c.seed as usize)
+            .wrapping_mul(7)
+            .wrapping_add(c.shard.map_or(0, usize::from));
+        // A poisoned lock only means another submitter panicked; the store's
+        // state is in RocksDB, not behind the lock.
+        self.locks[h % self.locks.len()]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Blob files that no committed record refers to are garbage from an
+    /// interrupted transaction (or a crash between commit and unlink).
+    fn reclaim_orphan_blobs(&self) -> Result<()> {
+        for id in self.orphan_blobs()? {
+            self.blobs.remove(id);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn orphan_blobs(&self) -> Result<Vec<u64>> {
+        let mut orphans = Vec::new();
+        for id in self.blobs.list()? {
+            if self
+                .db
+                .get_cf(self.cf(CF_BLOBS), id.to_be_bytes())?
+                .is_none()
+            {
+                orphans.push(id);
+            }
+        }
+        Ok(orphans)
+    }
+
+    pub(crate) fn coll_meta(&self, c: &CollectionId) -> Result<Option<CollMeta>> {
+        let raw = self
+            .db
+            .get_cf(self.cf(CF_COLLS), super::keys::coll_prefix(c))?;
+        raw.map(|r| decode("collection record", &r)).transpose()
+    }
+
+    pub(crate) fn object_meta(&self, key: &[u8]) -> Result<Option<ObjectMeta>> {
+        let raw = self.db.get_cf(self.cf(CF_META), key)?;
+        raw.map(|r| decode("object metadata", &r)).transpose()
+    }
+}
+
+pub(crate) fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+pub(crate) fn sync_dir(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(path.display(), e))
+}
+
+impl super::ObjectStore for RocksStore {
+    fn create_collection(&self, c: &CollectionId) -> Result<()> {
+        self.create_collection_impl(c, false)
+    }
+    fn remove_collection(&self, c: &CollectionId) -> Result<()> {
+        self.remove_collection_impl(c)
+    }
+    fn collection_exists(&self, c: &CollectionId) -> Result<bool> {
+        Ok(self.coll_meta(c)?.is_some())
+    }
+    fn list_collections(&self) -> Result<Vec<CollectionId>> {
+        self.list_collections_impl()
+    }
+    fn submit(&self, t: super::Transaction) -> Result<()> {
+        self.submit_impl(t)
+    }
+    fn stat(&self, c: &CollectionId, o: &super::ObjectId) -> Result<super::ObjectStat> {
+        self.stat_impl(c, o)
+    }
+    fn read(
+        &self,
+        c: &CollectionId,
+        o: &super::ObjectId,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>> {
+        self.read_impl(c, o, offset, len)
+    }
+    fn getxattr(&self, c: &CollectionId, o: &super::ObjectId, name: &str) -> Result<Vec<u8>> {
+        self.getxattr_impl(c, o, name)
+    }
+    fn getxattrs(&self, c: &CollectionId, o: &super::ObjectId) -> Result<Vec<(String, Vec<u8>)>> {
+        self.getxattrs_impl(c, o)
+    }
+    fn omap_header(&self, c: &CollectionId, o: &super::ObjectId) -> Result<Vec<u8>> {
+        self.omap_header_impl(c, o)
+    }
+    fn omap_get(
+        &self,
+        c: &CollectionId,
+        o: &super::ObjectId,
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.omap_get_impl(c, o, keys)
+    }
+    fn omap_list(
+        &self,
+        c: &CollectionId,
+        o: &super::ObjectId,
+        start_after: Option<&[u8]>,
+        prefix: Option<&[u8]>,
+        max: usize,
+    ) -> Result<super::OmapPage> {
+        self.omap_list_impl(c, o, start_after, prefix, max)
+    }
+    fn list_objects(
+        &self,
+        c: &CollectionId,
+        after: Option<&super::ListCursor>,
+        max: usize,
+    ) -> Result<super::ListPage> {
+        self.list_objects_impl(c, after, max)
+    }
+    fn pg_info(&self, c: &CollectionId) -> Result<Option<super::PgInfo>> {
+        self.pg_info_impl(c)
+    }
+    fn read_log(
+        &self,
+        c: &CollectionId,
+        after: Option<Version>,
+        max: usize,
+    ) -> Result<Vec<super::PgLogEntry>> {
+        self.read_log_impl(c, after, max)
+    }
+    fn fsck(&self, deep: bool) -> Result<super::FsckReport> {
+        self.fsck_impl(deep)
+    }
+}

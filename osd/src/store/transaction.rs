@@ -1,0 +1,150 @@
+//! A transaction: ordered operations on objects of one collection, the
+//! PG-log entries and PG info they belong to, applied all or nothing.
+
+use super::types::{CollectionId, ObjectId, PgInfo, PgLogEntry, Version};
+
+/// One operation on an object. Operations that write create the object if
+/// it does not exist yet; `Remove` requires it to exist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Creates an empty object; with `exclusive`, fails if it exists.
+    Create {
+        obj: ObjectId,
+        exclusive: bool,
+    },
+    /// Writes `data` at `offset`, zero-filling any gap past the end.
+    Write {
+        obj: ObjectId,
+        offset: u64,
+        data: Vec<u8>,
+    },
+    /// Replaces the whole content.
+    WriteFull {
+        obj: ObjectId,
+        data: Vec<u8>,
+    },
+    Append {
+        obj: ObjectId,
+        data: Vec<u8>,
+    },
+    /// Cuts or zero-extends to `size`.
+    Truncate {
+        obj: ObjectId,
+        size: u64,
+    },
+    /// Zeroes a range inside the object (it does not grow the object).
+    Zero {
+        obj: ObjectId,
+        offset: u64,
+        len: u64,
+    },
+    /// Removes the object with its xattrs and omap.
+    Remove {
+        obj: ObjectId,
+    },
+    SetXattr {
+        obj: ObjectId,
+        name: String,
+        value: Vec<u8>,
+    },
+    RmXattr {
+        obj: ObjectId,
+        name: String,
+    },
+    OmapSetHeader {
+        obj: ObjectId,
+        header: Vec<u8>,
+    },
+    OmapSet {
+        obj: ObjectId,
+        entries: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    OmapRmKeys {
+        obj: ObjectId,
+        keys: Vec<Vec<u8>>,
+    },
+    /// Removes the keys in `[start, end)`.
+    OmapRmRange {
+        obj: ObjectId,
+        start: Vec<u8>,
+        end: Vec<u8>,
+    },
+    /// Removes every omap key and the header.
+    OmapClear {
+        obj: ObjectId,
+    },
+}
+
+impl Op {
+    pub fn object(&self) -> &ObjectId {
+        match self {
+            Op::Create { obj, .. }
+            | Op::Write { obj, .. }
+            | Op::WriteFull { obj, .. }
+            | Op::Append { obj, .. }
+            | Op::Truncate { obj, .. }
+            | Op::Zero { obj, .. }
+            | Op::Remove { obj }
+            | Op::SetXattr { obj, .. }
+            | Op::RmXattr { obj, .. }
+            | Op::OmapSetHeader { obj, .. }
+            | Op::OmapSet { obj, .. }
+            | Op::OmapRmKeys { obj, .. }
+            | Op::OmapRmRange { obj, .. }
+            | Op::OmapClear { obj } => obj,
+        }
+    }
+}
+
+/// Everything one client operation changes in one PG.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    pub coll: CollectionId,
+    /// The version stamped on every object this transaction modifies.
+    pub version: Version,
+    pub mtime_ns: u64,
+    pub ops: Vec<Op>,
+    /// Appended to the PG log.
+    pub log: Vec<PgLogEntry>,
+    /// Replaces the PG info.
+    pub info: Option<PgInfo>,
+    /// Drops log entries with version <= this.
+    pub trim_log_to: Option<Version>,
+}
+
+impl Transaction {
+    pub fn new(coll: CollectionId, version: Version) -> Transaction {
+        let mtime_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Transaction {
+            coll,
+            version,
+            mtime_ns,
+            ops: Vec::new(),
+            log: Vec::new(),
+            info: None,
+            trim_log_to: None,
+        }
+    }
+
+    pub fn op(mut self, op: Op) -> Self {
+        self.ops.push(op);
+        self
+    }
+
+    pub fn log_entry(mut self, e: PgLogEntry) -> Self {
+        self.log.push(e);
+        self
+    }
+
+    pub fn info(mut self, info: PgInfo) -> Self {
+        self.info = Some(info);
+        self
+    }
+
+    pub fn trim_log_to(mut self, v: Version) -> Self {
+        self.trim_log_to = Some(v);
+        self
+    }
+}

@@ -1,0 +1,844 @@
+//! Every object-store operation, on a real RocksDB store in a temp dir.
+//! A small inline limit makes objects cross between inline and blob storage.
+
+use std::collections::BTreeMap;
+
+use osd::store::{
+    CollectionId, ListCursor, LogKind, ObjectId, ObjectStore, Op, PgInfo, PgLogEntry, RocksStore,
+    StoreError, StoreOptions, Transaction, Version,
+};
+use proptest::prelude::*;
+
+const INLINE: u64 = 1024;
+
+fn store() -> (tempfile::TempDir, RocksStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = RocksStore::mkfs(
+        &dir.path().join("osd"),
+        StoreOptions {
+            inline_max: INLINE,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    (dir, s)
+}
+
+fn pg() -> CollectionId {
+    CollectionId::new(1, 0x2a)
+}
+
+fn obj(n: &str) -> ObjectId {
+    ObjectId::named(n)
+}
+
+fn txn(ops: Vec<Op>) -> Transaction {
+    let mut t = Transaction::new(pg(), Version::new(1, 1));
+    t.ops = ops;
+    t
+}
+
+fn submit(s: &RocksStore, ops: Vec<Op>) {
+    s.submit(txn(ops)).unwrap();
+}
+
+fn read_all(s: &RocksStore, o: &ObjectId) -> Vec<u8> {
+    s.read(&pg(), o, 0, u64::MAX).unwrap()
+}
+
+fn blob_files(s: &RocksStore) -> usize {
+    walk(&s.path().join("blobs"))
+}
+
+fn walk(p: &std::path::Path) -> usize {
+    std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+fn inline_object_lifecycle() {
+    let (_d, s) = store();
+    s.create_collection(&pg()).unwrap();
+    let o = obj("small");
+    submit(
+        &s,
+        vec![Op::Create {
+            obj: o.clone(),
+            exclusive: true,
+        }],
+    );
+    let e = s
+        .submit(txn(vec![Op::Create {
+            obj: o.clone(),
+            exclusive: true,
+        }]))
+        .unwrap_err();
+    assert!(matches!(e, StoreError::ObjectExists { .. }), "{e}");
+    submit(
+        &s,
+        vec![Op::Write {
+            obj: o.clone(),
+            offset: 10,
+            data: b"hello".to_vec(),
+        }],
+    );
+    let mut want = vec![0u8; 10];
+    want.extend_from_slice(b"hello");
+    assert_eq!(read_all(&s, &o), want);
+    assert_eq!(s.read(&pg(), &o, 11, 3).unwrap(), b"ell");
+    assert_eq!(s.read(&pg(), &o, 100, 3).unwrap(), b"");
+    submit(
+        &s,
+        vec![
+            Op::Append {
+                obj: o.clone(),
+                data: b"!".to_vec(),
+            },
+            Op::Zero {
+                obj: o.clone(),
+                offset: 10,
+                len: 2,
+            },
+        ],
+    );
+    assert_eq!(&read_all(&s, &o)[10..], b"\0\0llo!");
+    submit(
+        &s,
+        vec![Op::Truncate {
+            obj: o.clone(),
+            size: 12,
+        }],
+    );
+    assert_eq!(read_all(&s, &o).len(), 12);
+    submit(
+        &s,
+        vec![Op::Truncate {
+            obj: o.clone(),
+            size: 20,
+        }],
+    );
+    assert_eq!(&read_all(&s, &o)[12..], &[0u8; 8]);
+    let mut t = Transaction::new(pg(), Version::new(7, 3));
+    t.mtime_ns = 42;
+    s.submit(t.op(Op::WriteFull {
+        obj: o.clone(),
+        data: b"new".to_vec(),
+    }))
+    .unwrap();
+    let st = s.stat(&pg(), &o).unwrap();
+    assert_eq!(
+        (st.size, st.mtime_ns, st.version),
+        (3, 42, Version::new(7, 3))
+    );
+    submit(&s, vec![Op::Remove { obj: o.clone() }]);
+    assert!(matches!(
+        s.stat(&pg(), &o),
+        Err(StoreError::NoSuchObject { .. })
+    ));
+    assert!(matches!(
+        s.submit(txn(vec![Op::Remove { obj: o.clone() }])),
+        Err(StoreError::NoSuchObject { .. })
+    ));
+    let other = CollectionId::new(9, 9);
+    assert_eq!(
+        s.stat(&other, &o).unwrap_err().to_string(),
+        "PG 9.9 does not exist"
+    );
+    assert!(matches!(
+        s.submit(Transaction::new(other, Version::ZERO)),
+        Err(StoreError::NoSuchCollection(_))
+    ));
+}
+
+#[test]
+fn large_objects_use_blobs_and_reclaim_them() {
+    let (_d, s) = store();
+    s.create_collection(&pg()).unwrap();
+    let o = obj("big");
+    let data = pattern(50_000, 1);
+    submit(
+        &s,
+        vec![Op::WriteFull {
+            obj: o.clone(),
+            data: data.clone(),
+        }],
+    );
+    assert_eq!(blob_files(&s), 1);
+    assert_eq!(read_all(&s, &o), data);
+    assert_eq!(
+        s.read(&pg(), &o, 16_380, 10).unwrap(),
+        &data[16_380..16_390],
+        "read across a checksum block edge"
+    );
+    // Append goes into the same blob, past its end.
+    let more = pattern(20_000, 2);
+    submit(
+        &s,
+        vec![Op::Append {
+            obj: o.clone(),
+            data: more.clone(),
+        }],
+    );
+    assert_eq!(blob_files(&s), 1);
+    let mut want = [data.clone(), more].concat();
+    assert_eq!(read_all(&s, &o), want);
+    // An overwrite inside copies to a new blob and drops the old one.
+    submit(
+        &s,
+        vec![Op::Write {
+            obj: o.clone(),
+            offset: 100,
+            data: b"XYZ".to_vec(),
+        }],
+    );
+    want[100..103].copy_from_slice(b"XYZ");
+    assert_eq!(read_all(&s, &o), want);
+    assert_eq!(blob_files(&s), 1);
+    submit(
+        &s,
+        vec![Op::Zero {
+            obj: o.clone(),
+            offset: 30_000,
+            len: 5,
+        }],
+    );
+    want[30_000..30_005].fill(0);
+    assert_eq!(read_all(&s, &o), want);
+    // Shrinking keeps the blob, with the last block's checksum recomputed.
+    submit(
+        &s,
+        vec![Op::Truncate {
+            obj: o.clone(),
+            size: 40_001,
+        }],
+    );
+    want.truncate(40_001);
+    assert_eq!(read_all(&s, &o), want);
+    submit(
+        &s,
+        vec![Op::Truncate {
+            obj: o.clone(),
+            size: 45_000,
+        }],
+    );
+    want.resize(45_000, 0);
+    assert_eq!(
+        read_all(&s, &o),
+        want,
+        "zero-extension after a shrink reads zeros, not the old bytes"
+    );
+    // Below the inline limit the data moves back into RocksDB.
+    submit(
+        &s,
+        vec![Op::Truncate {
+            obj: o.clone(),
+            size: 500,
+        }],
+    );
+    assert_eq!(read_all(&s, &o), &want[..500]);
+    assert_eq!(blob_files(&s), 0);
+    submit(
+        &s,
+        vec![Op::Append {
+            obj: o.clone(),
+            data: pattern(2000, 3),
+        }],
+    );
+    assert_eq!(
+        blob_files(&s),
+        1,
+        "growing past the limit moves it to a blob"
+    );
+    submit(&s, vec![Op::Remove { obj: o.clone() }]);
+    assert_eq!(blob_files(&s), 0);
+    assert!(s.fsck(true).unwrap().errors.is_empty());
+}
+
+#[test]
+fn a_failing_transaction_changes_nothing() {
+    let (_d, s) = store();
+    s.create_collection(&pg()).unwrap();
+    let (a, b) = (obj("a"), obj("b"));
+    submit(
+        &s,
+        vec![
+            Op::WriteFull {
+                obj: a.clone(),
+                data: b"keep".to_vec(),
+            },
+            Op::Create {
+                obj: b.clone(),
+                exclusive: false,
+            },
+        ],
+    );
+    let before = s.stat(&pg(), &a).unwrap();
+    let e = s.submit(txn(vec![
+        Op::WriteFull {
+            obj: a.clone(),
+            data: pattern(10_000, 9),
+        },
+        Op::SetXattr {
+            obj: a.clone(),
+            name: "x".into(),
+            value: b"1".to_vec(),
+        },
+        Op::Create {
+            obj: b.clone(),
+            exclusive: true,
+        },
+    ]));
+    assert!(matches!(e, Err(StoreError::ObjectExists { .. })));
+    assert_eq!(read_all(&s, &a), b"keep");
+    assert_eq!(s.stat(&pg(), &a).unwrap(), before);
+    assert!(s.getxattrs(&pg(), &a).unwrap().is_empty());
+    assert_eq!(blob_files(&s), 0, "the staged blob was cleaned up");
+}
+
+#[test]
+fn xattrs() {
+    let (_d, s) = store();
+    s.create_collection(&pg()).unwrap();
+    let o = obj("x");
+    submit(
+        &s,
+        vec![
+            Op::SetXattr {
+                obj: o.clone(),
+                name: "b".into(),
+                value: b"2".to_vec(),
+            },
+            Op::SetXattr {
+                obj: o.clone(),
+                name: "a".into(),
+                value: b"1".to_vec(),
+            },
+        ],
+    );
+    assert_eq!(s.getxattr(&pg(), &o, "a").unwrap(), b"1");
+    assert_eq!(
+        s.getxattrs(&pg(), &o).unwrap(),
+        vec![("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]
+    );
+    submit(
+        &s,
+        vec![Op::RmXattr {
+            obj: o.clone(),
+            name: "a".into(),
+        }],
+    );
+    let e = s
+        .submit(txn(vec![Op::RmXattr {
+            obj: o.clone(),
+            name: "a".into(),
+        }]))
+        .unwrap_err();
+    assert_eq!(e.to_string(), "object \"x\" in PG 1.2a has no xattr \"a\"");
+    assert!(matches!(
+        s.getxattr(&pg(), &o, "a"),
+        Err(StoreError::NoSuchXattr { .. })
+    ));
+    // Set then remove inside one transaction.
+    submit(
+        &s,
+        vec![
+            Op::SetXattr {
+                obj: o.clone(),
+                name: "t".into(),
+                value: vec![],
+            },
+            Op::RmXattr {
+                obj: o.clone(),
+                name: "t".into(),
+            },
+        ],
+    );
+    submit(
+        &s,
+        vec![
+            Op::Remove { obj: o.clone() },
+            Op::Create {
+                obj: o.clone(),
+                exclusive: true,
+            },
+        ],
+    );
+    assert!(
+        s.getxattrs(&pg(), &o).unwrap().is_empty(),
+        "a removed object's xattrs are gone"
+    );
+}
+
+#[test]
+fn omap_semantics() {
+    let (_d, s) = store();
+    s.create_collection(&pg()).unwrap();
+    let o = obj("m");
+    let kv = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+    submit(
+        &s,
+        vec![
+            Op::OmapSetHeader {
+                obj: o.clone(),
+                header: b"hdr".to_vec(),
+            },
+            Op::OmapSet {
+                obj: o.clone(),
+                entries: vec![
+                    kv("a1", "1"),
+                    kv("a2", "2"),
+                    kv("b1", "3"),
+                    kv("b2", "4"),
+                    kv("c", "5"),
+                ],
+            },
+        ],
+    );
+    assert_eq!(s.omap_header(&pg(), &o).unwrap(), b"hdr");
+    assert_eq!(
+        s.omap_get(&pg(), &o, &[b"b1".to_vec(), b"zz".to_vec()])
+            .unwrap(),
+        vec![kv("b1", "3")]
+    );
+    let keys = |p: osd::store::OmapPage| {
+        p.entries
+            .into_iter()
+            .map(|(k, _)| String::from_utf8(k).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(s.omap_list(&pg(), &o, None, None, 100).unwrap()),
+        ["a1", "a2", "b1", "b2", "c"]
+    );
+    let page = s.omap_list(&pg(), &o, None, None, 2).unwrap();
+    assert!(page.more);
+    assert_eq!(keys(page), ["a1", "a2"]);
+    assert_eq!(
+        keys(s.omap_list(&pg(), &o, Some(b"a2"), None, 2).unwrap()),
+        ["b1", "b2"]
+    );
+    assert_eq!(
+        keys(s.omap_list(&pg(), &o, None, Some(b"b"), 10).unwrap()),
+        ["b1", "b2"]
+    );
+    assert_eq!(
+        keys(s.omap_list(&pg(), &o, Some(b"b1"), Some(b"b"), 10).unwrap()),
+        ["b2"]
+    );
+    assert_eq!(
+        keys(s.omap_list(&pg(), &o, Some(b"a"), Some(b"b"), 10).unwrap()),
+        ["b1", "b2"],
+        "start_after before the prefix"
+    );
+    assert!(
+        !s.omap_list(&pg(), &o, None, Some(b"b"), 2).unwrap().more,
+        "exactly max entries is not 'more'"
+    );
+    submit(
+        &s,
+        vec![Op::OmapRmKeys {
+            obj: o.clone(),
+            keys: vec![b"a1".to_vec(), b"nope".to_vec()],
+        }],
+    );
+    submit(
+        &s,
+        vec![Op::OmapRmRange {
+            obj: o.clone(),
+            start: b"b".to_vec(),
+            end: b"b2".to_vec(),
+        }],
+    );
+    assert_eq!(
+        keys(s.omap_list(&pg(), &o, None, None, 100).unwrap()),
+        ["a2", "b2", "c"]
+    );
+    submit(&s, vec![Op::OmapClear { obj: o.clone() }]);
+    assert!(s
+        .omap_list(&pg(), &o, None, None, 100)
+        .unwrap()
+        .entries
+        .is_empty());
+    assert_eq!(s.omap_header(&pg(), &o).unwrap(), b"");
+    submit(
+        &s,
+        vec![
+            Op::OmapSet {
+                obj: o.clone(),
+                entries: vec![kv("z", "1")],
+            },
+            Op::Remove { obj: o.clone() },
+        ],
+    );
+    submit(
+        &s,
+        vec![Op::Create {
+            obj: o.clone(),
+            exclusive: true,
+        }],
+    );
+    assert!(
+        s.omap_list(&pg(), &o, None, None, 100)
+            .unwrap()
+            .entries
+            .is_empty(),
+        "a recreated object starts with no omap"
+    );
+}
+
+fn entry(v: u64, name: &str) -> PgLogEntry {
+    PgLogEntry {
+        version: Version::new(1, v),
+        prior_version: Version::ZERO,
+        object: obj(name),
+        kind: LogKind::Modify,
+        reqid: v,
+        mtime_ns: 0,
+    }
+}
+
+#[test]
+fn pg_log_and_info() {
+    let (_d, s) = store();
+    s.create_collection(&pg()).unwrap();
+    assert_eq!(s.pg_info(&pg()).unwrap(), None);
+    for v in 1..=10 {
+        let mut info = PgInfo::new(pg());
+        info.last_update = Version::new(1, v);
+        let t = Transaction::new(pg(), Version::new(1, v))
+            .op(Op::WriteFull {
+                obj: obj(&format!("o{v}")),
+                data: vec![v as u8],
+            })
+            .log_entry(entry(v, &format!("o{v}")))
+            .info(info);
+        s.submit(t).unwrap();
+    }
+    let log = s.read_log(&pg(), None, 100).unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.version.counter).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        s.read_log(&pg(), Some(Version::new(1, 7)), 2)
+            .unwrap()
+            .iter()
+            .map(|e| e.version.counter)
+            .collect::<Vec<_>>(),
+        [8, 9]
+    );
+    s.submit(Transaction::new(pg(), Version::new(1, 11)).trim_log_to(Version::new(1, 6)))
+        .unwrap();
+    assert_eq!(
+        s.read_log(&pg(), None, 100)
+            .unwrap()
+            .first()
+            .unwrap()
+            .version,
+        Version::new(1, 7)
+    );
+    assert_eq!(
+        s.pg_info(&pg()).unwrap().unwrap().last_update,
+        Version::new(1, 10)
+    );
+    assert_eq!(
+        s.stat(&pg(), &obj("o3")).unwrap().version,
+        Version::new(1, 3)
+    );
+}
+
+#[test]
+fn listing_is_complete_paginated_and_in_hash_order() {
+    let (_d, s) = store();
+    s.create_collection(&pg()).unwrap();
+    let other = CollectionId::new(1, 0x2b);
+    s.create_collection(&other).unwrap();
+    let names: Vec<String> = (0..250).map(|i| format!("obj-{i}")).collect();
+    let ops: Vec<Op> = names
+        .iter()
+        .map(|n| Op::Create {
+            obj: ObjectId::new(if n.ends_with('7') { "ns" } else { "" }, n.clone()),
+            exclusive: true,
+        })
+        .collect();
+    submit(&s, ops);
+    s.submit(Transaction::new(other, Version::ZERO).op(Op::Create {
+        obj: obj("elsewhere"),
+        exclusive: true,
+    }))
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor: Option<ListCursor> = None;
+    loop {
+        let page = s.list_objects(&pg(), cursor.as_ref(), 7).unwrap();
+        assert!(page.objects.len() <= 7);
+        seen.extend(page.objects);
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        250,
+        "every object exactly once, none from another PG"
+    );
+    let order: Vec<u32> = seen.iter().map(|o| o.hash().reverse_bits()).collect();
+    assert!(
+        order.windows(2).all(|w| w[0] <= w[1]),
+        "listed in (bit-reversed) hash order"
+    );
+    let mut sorted: Vec<String> = seen.iter().map(|o| o.name.clone()).collect();
+    sorted.sort();
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!(sorted, want);
+    let foreign = s.list_objects(&other, None, 10).unwrap().next;
+    assert!(foreign.is_none());
+    let c = ListCursor(vec![0; 3]);
+    assert!(matches!(
+        s.list_objects(&pg(), Some(&c), 10),
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(s.list_collections().unwrap(), vec![pg(), other]);
+    s.remove_collection(&pg()).unwrap();
+    assert_eq!(s.list_collections().unwrap(), vec![other]);
+    assert!(s.fsck(true).unwrap().errors.is_empty());
+}
+
+#[test]
+fn data_survives_reopen_and_orphan_blobs_are_reclaimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("osd");
+    let opts = StoreOptions {
+        inline_max: INLINE,
+        ..StoreOptions::default()
+    };
+    {
+        let s = RocksStore::mkfs(&path, opts.clone()).unwrap();
+        s.create_collection(&pg()).unwrap();
+        submit(
+            &s,
+            vec![
+                Op::WriteFull {
+                    obj: obj("big"),
+                    data: pattern(40_000, 4),
+                },
+                Op::WriteFull {
+                    obj: obj("small"),
+                    data: b"tiny".to_vec(),
+                },
+            ],
+        );
+    }
+    std::fs::write(
+        path.join("blobs/ab/00000000000099ab"),
+        b"left behind by a crash",
+    )
+    .unwrap();
+    let s = RocksStore::open(&path, opts.clone()).unwrap();
+    assert_eq!(read_all(&s, &obj("big")), pattern(40_000, 4));
+    assert_eq!(read_all(&s, &obj("small")), b"tiny");
+    assert!(
+        !path.join("blobs/ab/00000000000099ab").exists(),
+        "the orphan blob was reclaimed"
+    );
+    assert!(RocksStore::mkfs(&path, opts.clone())
+        .unwrap_err()
+        .to_string()
+        .contains("already holds an object store"));
+    let bad = dir.path().join("nothing-here");
+    assert!(RocksStore::open(&bad, opts)
+        .unwrap_err()
+        .to_string()
+        .contains("is not a Strata object store"));
+}
+
+#[test]
+fn limits_and_bad_names_are_refused() {
+    let (_d, s) = store();
+    s.create_collection(&pg()).unwrap();
+    let o = obj("o");
+    let cases: Vec<(Op, &str)> = vec![
+        (
+            Op::SetXattr {
+                obj: o.clone(),
+                name: "big".into(),
+                value: vec![0; 64 * 1024 + 1],
+            },
+            "xattr \"big\" of \"o\" is 65537 bytes, above the limit of 65536",
+        ),
+        (
+            Op::Write {
+                obj: o.clone(),
+                offset: 128 << 20,
+                data: vec![1],
+            },
+            "above the limit",
+        ),
+        (
+            Op::Truncate {
+                obj: o.clone(),
+                size: u64::MAX,
+            },
+            "above the limit",
+        ),
+        (
+            Op::Create {
+                obj: obj("nul\0name"),
+                exclusive: false,
+            },
+            "contains a NUL byte",
+        ),
+        (
+            Op::Create {
+                obj: obj(""),
+                exclusive: false,
+            },
+            "object name is empty",
+        ),
+        (
+            Op::Create {
+                obj: obj(&"n".repeat(3000)),
+                exclusive: false,
+            },
+            "above the limit of 2048",
+        ),
+        (
+            Op::OmapSet {
+                obj: o.clone(),
+                entries: vec![(vec![0; 5000], vec![])],
+            },
+            "omap key",
+        ),
+    ];
+    for (op, want) in cases {
+        let e = s.submit(txn(vec![op])).unwrap_err().to_string();
+        assert!(e.contains(want), "{e:?} should mention {want:?}");
+    }
+    assert!(
+        s.list_objects(&pg(), None, 10).unwrap().objects.is_empty(),
+        "nothing was created"
+    );
+}
+
+#[test]
+fn concurrent_submitters() {
+    let (_d, s) = store();
+    let pgs: Vec<CollectionId> = (0..4).map(|i| CollectionId::new(2, i)).collect();
+    for c in &pgs {
+        s.create_collection(c).unwrap();
+    }
+    std::thread::scope(|sc| {
+        for t in 0..8u8 {
+            let (s, pgs) = (&s, &pgs);
+            sc.spawn(move || {
+                for i in 0..40u32 {
+                    let c = pgs[(i % 4) as usize];
+                    let size = if i % 3 == 0 { 5000 } else { 100 };
+                    let o = ObjectId::named(format!("t{t}-{i}"));
+                    s.submit(Transaction::new(c, Version::new(1, u64::from(i))).op(
+                        Op::WriteFull {
+                            obj: o,
+                            data: pattern(size, t),
+                        },
+                    ))
+                    .unwrap();
+                }
+            });
+        }
+    });
+    for t in 0..8u8 {
+        for i in 0..40u32 {
+            let size = if i % 3 == 0 { 5000 } else { 100 };
+            let got = s
+                .read(
+                    &pgs[(i % 4) as usize],
+                    &ObjectId::named(format!("t{t}-{i}")),
+                    0,
+                    u64::MAX,
+                )
+                .unwrap();
+            assert_eq!(got, pattern(size, t));
+        }
+    }
+    assert!(s.fsck(true).unwrap().errors.is_empty());
+}
+
+/// Ops on one object, checked against a byte vector.
+#[derive(Debug, Clone)]
+enum ModelOp {
+    Write(u64, Vec<u8>),
+    WriteFull(Vec<u8>),
+    Append(Vec<u8>),
+    Truncate(u64),
+    Zero(u64, u64),
+}
+
+fn model_op() -> impl Strategy<Value = ModelOp> {
+    let data = prop::collection::vec(any::<u8>(), 0..3000);
+    prop_oneof![
+        (0u64..40_000, data.clone()).prop_map(|(o, d)| ModelOp::Write(o, d)),
+        prop::collection::vec(any::<u8>(), 0..40_000).prop_map(ModelOp::WriteFull),
+        data.prop_map(ModelOp::Append),
+        (0u64..45_000).prop_map(ModelOp::Truncate),
+        (0u64..40_000, 0u64..20_000).prop_map(|(o, l)| ModelOp::Zero(o, l)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_data_ops_match_a_model(batches in prop::collection::vec(prop::collection::vec(model_op(), 1..4), 1..8)) {
+        let (_d, s) = store();
+        s.create_collection(&pg()).unwrap();
+        let o = obj("p");
+        let mut model: Vec<u8> = Vec::new();
+        for batch in batches {
+            let mut ops = Vec::new();
+            for m in batch {
+                match m {
+                    ModelOp::Write(off, d) => {
+                        let end = off as usize + d.len();
+                        if model.len() < end { model.resize(end, 0); }
+                        model[off as usize..end].copy_from_slice(&d);
+                        ops.push(Op::Write { obj: o.clone(), offset: off, data: d });
+                    }
+                    ModelOp::WriteFull(d) => { model = d.clone(); ops.push(Op::WriteFull { obj: o.clone(), data: d }); }
+                    ModelOp::Append(d) => { model.extend_from_slice(&d); ops.push(Op::Append { obj: o.clone(), data: d }); }
+                    ModelOp::Truncate(n) => { model.resize(n as usize, 0); ops.push(Op::Truncate { obj: o.clone(), size: n }); }
+                    ModelOp::Zero(off, len) => {
+                        let end = ((off + len) as usize).min(model.len());
+                        if (off as usize) < end { model[off as usize..end].fill(0); }
+                        ops.push(Op::Zero { obj: o.clone(), offset: off, len });
+                    }
+                }
+            }
+            s.submit(txn(ops)).unwrap();
+            prop_assert_eq!(read_all(&s, &o), model.clone());
+            prop_assert!(blob_files(&s) <= 1, "at most the object's own blob remains");
+        }
+        let report = s.fsck(true).unwrap();
+        prop_assert!(report.errors.is_empty(), "{:?}", report.errors);
+        prop_assert_eq!(report.leaked_blobs, 0);
+        let mut seen = BTreeMap::new();
+        seen.insert(o.clone(), model.len());
+        prop_assert_eq!(s.stat(&pg(), &o).unwrap().size as usize, seen[&o]);
+    }
+}
