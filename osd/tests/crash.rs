@@ -82,7 +82,7 @@ fn acknowledged_transactions_survive_sigkill() {
             if let Some(status) = w.0.try_wait().unwrap() {
                 panic!("round {round}: the writer exited early with {status}");
             }
-            std::thread::yield_now();
+            std::thread::sleep(Duration::from_millis(2));
         }
         w.0.kill().unwrap();
         w.0.wait().unwrap();

@@ -53,6 +53,9 @@ pub struct StoreOptions {
     pub max_omap_value: u64,
     /// Longest object name or namespace (Ceph's `osd_max_object_name_len`).
     pub max_name_len: usize,
+    /// Entries a PG log keeps; a transaction that appends past this drops
+    /// the oldest and moves the PG info's `log_tail` (0 = keep everything).
+    pub pg_log_max_entries: u64,
 }
 
 impl Default for StoreOptions {
@@ -64,6 +67,7 @@ impl Default for StoreOptions {
             max_omap_key: 4096,
             max_omap_value: 16 << 20,
             max_name_len: 2048,
+            pg_log_max_entries: 3000,
         }
     }
 }
@@ -109,6 +113,9 @@ pub struct RocksStore {
     opts: StoreOptions,
     /// Transactions of one collection apply one at a time (striped locks).
     locks: Vec<Mutex<()>>,
+    /// Entries in each PG's log, counted on first use (changed only under
+    /// the collection's lock).
+    log_counts: Mutex<std::collections::HashMap<CollectionId, u64>>,
     superblock: Superblock,
 }
 
@@ -189,6 +196,7 @@ impl RocksStore {
             blobs,
             opts,
             locks: (0..64).map(|_| Mutex::new(())).collect(),
+            log_counts: Mutex::new(std::collections::HashMap::new()),
             superblock,
         };
         store.reclaim_orphan_blobs()?;
