@@ -566,27 +566,48 @@ fn pg_log_and_info() {
 fn pg_log_is_kept_at_its_configured_length() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("osd");
-    let opts = StoreOptions { pg_log_max_entries: 5, ..StoreOptions::default() };
+    let opts = StoreOptions {
+        pg_log_max_entries: 5,
+        ..StoreOptions::default()
+    };
     let s = RocksStore::mkfs(&path, opts.clone()).unwrap();
     s.create_collection(&pg()).unwrap();
     let commit = |s: &RocksStore, v: u64| {
         let mut info = PgInfo::new(pg());
         info.last_update = Version::new(1, v);
-        s.submit(Transaction::new(pg(), Version::new(1, v)).log_entry(entry(v, "o")).info(info)).unwrap();
+        s.submit(
+            Transaction::new(pg(), Version::new(1, v))
+                .log_entry(entry(v, "o"))
+                .info(info),
+        )
+        .unwrap();
     };
     for v in 1..=12 {
         commit(&s, v);
     }
-    let versions = |s: &RocksStore| s.read_log(&pg(), None, 100).unwrap().iter().map(|e| e.version.counter).collect::<Vec<_>>();
+    let versions = |s: &RocksStore| {
+        s.read_log(&pg(), None, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.version.counter)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(versions(&s), [8, 9, 10, 11, 12]);
     let info = s.pg_info(&pg()).unwrap().unwrap();
-    assert_eq!((info.log_tail, info.last_update), (Version::new(1, 7), Version::new(1, 12)), "the tail follows the trim");
+    assert_eq!(
+        (info.log_tail, info.last_update),
+        (Version::new(1, 7), Version::new(1, 12)),
+        "the tail follows the trim"
+    );
     drop(s);
     // After a restart the count is rebuilt from the log itself.
     let s = RocksStore::open(&path, opts).unwrap();
     commit(&s, 13);
     assert_eq!(versions(&s), [9, 10, 11, 12, 13]);
-    assert_eq!(s.pg_info(&pg()).unwrap().unwrap().log_tail, Version::new(1, 8));
+    assert_eq!(
+        s.pg_info(&pg()).unwrap().unwrap().log_tail,
+        Version::new(1, 8)
+    );
 }
 
 #[test]

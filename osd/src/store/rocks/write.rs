@@ -136,7 +136,10 @@ impl RocksStore {
         for id in blobs {
             self.blobs.remove(id);
         }
-        self.log_counts.lock().unwrap_or_else(|p| p.into_inner()).remove(c);
+        self.log_counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(c);
         Ok(())
     }
 
@@ -195,7 +198,12 @@ impl RocksStore {
         if t.trim_log_to.is_some() {
             return Ok(None);
         }
-        let cached = self.log_counts.lock().unwrap_or_else(|p| p.into_inner()).get(&t.coll).copied();
+        let cached = self
+            .log_counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&t.coll)
+            .copied();
         if t.log.is_empty() {
             return Ok(cached);
         }
@@ -206,7 +214,11 @@ impl RocksStore {
             None => {
                 let mut ro = rocksdb::ReadOptions::default();
                 ro.set_iterate_upper_bound(end.clone());
-                let it = self.db.iterator_cf_opt(self.cf(CF_LOG), ro, rocksdb::IteratorMode::From(&prefix[..], rocksdb::Direction::Forward));
+                let it = self.db.iterator_cf_opt(
+                    self.cf(CF_LOG),
+                    ro,
+                    rocksdb::IteratorMode::From(&prefix[..], rocksdb::Direction::Forward),
+                );
                 let mut n = 0u64;
                 for item in it {
                     item?;
@@ -221,12 +233,19 @@ impl RocksStore {
         }
         let mut ro = rocksdb::ReadOptions::default();
         ro.set_iterate_upper_bound(end);
-        let it = self.db.iterator_cf_opt(self.cf(CF_LOG), ro, rocksdb::IteratorMode::From(&prefix[..], rocksdb::Direction::Forward));
+        let it = self.db.iterator_cf_opt(
+            self.cf(CF_LOG),
+            ro,
+            rocksdb::IteratorMode::From(&prefix[..], rocksdb::Direction::Forward),
+        );
         let mut tail = None;
         for item in it.take((total - max) as usize) {
             let (k, v) = item?;
             batch.delete_cf(self.cf(CF_LOG), &k);
-            tail = Some(crate::store::codec::decode::<crate::store::types::PgLogEntry>("PG log entry", &v)?.version);
+            tail = Some(
+                crate::store::codec::decode::<crate::store::types::PgLogEntry>("PG log entry", &v)?
+                    .version,
+            );
             total -= 1;
         }
         if let Some(tail) = tail {
