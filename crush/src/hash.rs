@@ -163,6 +163,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn str_hash_matches_ceph() {
+        // PGs that Ceph's `osdmaptool --test-map-object NAME --pool 1` gives
+        // for a pool with pg_num 4096 (so the PG is the hash's low 12 bits).
+        for (name, pg) in [
+            ("foo", 0x406),
+            ("bar", 0x84b),
+            ("object-1", 0x293),
+            ("a longer object name with spaces", 0xeb7),
+            ("x", 0xf33),
+        ] {
+            assert_eq!(str_hash(name.as_bytes()) & 0xfff, pg, "{name}");
+        }
+    }
+
+    #[test]
     fn str_hash_spreads_and_uses_every_byte() {
         assert_ne!(str_hash(b""), str_hash(b"a"));
         assert_ne!(str_hash(b"object-1"), str_hash(b"object-2"));
