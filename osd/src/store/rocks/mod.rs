@@ -9,8 +9,11 @@
 //! that references them commits; every transaction is one synced write batch.
 
 mod blob;
+mod collection;
 mod fsck;
+mod pglog;
 mod read;
+mod stage_data;
 mod write;
 
 use std::path::{Path, PathBuf};
