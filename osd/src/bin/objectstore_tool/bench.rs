@@ -31,8 +31,10 @@ pub struct BenchArgs {
     /// Concurrent submitters.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
-    /// PGs the objects are spread over (pool 0, seeds 0..N).
-    #[arg(long, default_value_t = 8)]
+    /// PGs the objects are spread over (pool 0, seeds 0..N). A PG's
+    /// transactions apply one at a time, as on a real OSD, which carries
+    /// about a hundred PGs.
+    #[arg(long, default_value_t = 32)]
     pub pgs: u32,
     /// After each transaction is durable, append `<pgid> <object> <sha256>`.
     #[arg(long, value_name = "FILE")]
