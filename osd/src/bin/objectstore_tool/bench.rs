@@ -324,17 +324,12 @@ fn baselines(path: &Path, a: &BenchArgs) -> Result<Baselines, String> {
                 .and_then(|_| f.sync_data())
                 .map_err(|e| e.to_string())
         })?;
+        // Stream first: it also allocates the file, so the synced writes
+        // below measure the disk itself on blocks already written once
+        // (on thin-provisioned virtual disks, first writes are much slower).
         let chunk = a.size.max(1 << 20);
-        let f = File::create(dir.join("seq")).map_err(|e| e.to_string())?;
         let buf = vec![0xa5u8; chunk as usize];
-        let off = AtomicU64::new(0);
-        let seq = drive("seq-write", 1, secs, chunk, |_, _| {
-            let at = off.fetch_add(chunk, Ordering::Relaxed) % (2 << 30);
-            f.write_all_at(&buf, at)
-                .and_then(|_| f.sync_data())
-                .map_err(|e| e.to_string())
-        })?;
-        let f = File::create(dir.join("stream")).map_err(|e| e.to_string())?;
+        let f = File::create(dir.join("seq")).map_err(|e| e.to_string())?;
         let t0 = Instant::now();
         let mut written = 0u64;
         while written < (1 << 30) && t0.elapsed() < Duration::from_secs(secs) {
@@ -344,6 +339,13 @@ fn baselines(path: &Path, a: &BenchArgs) -> Result<Baselines, String> {
         f.sync_data().map_err(|e| e.to_string())?;
         let stream_mb_s = written as f64 / t0.elapsed().as_secs_f64() / 1e6;
         println!("  stream: {written} bytes, one fdatasync: {stream_mb_s:.1} MB/s");
+        let off = AtomicU64::new(0);
+        let seq = drive("seq-write", 1, secs, chunk, |_, _| {
+            let at = off.fetch_add(chunk, Ordering::Relaxed) % written.max(chunk);
+            f.write_all_at(&buf, at)
+                .and_then(|_| f.sync_data())
+                .map_err(|e| e.to_string())
+        })?;
         Ok(Baselines {
             rocksdb,
             fdatasync,

@@ -73,10 +73,7 @@ impl RocksStore {
         for id in blobs {
             self.blobs.remove(id);
         }
-        self.log_counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(c);
+        self.set_log_state(c, None);
         Ok(())
     }
 

@@ -24,7 +24,7 @@ use crate::store::types::{
 use crate::store::{ListCursor, ListPage, Result};
 
 /// A key and its value from a scan.
-type KeyValue = (Box<[u8]>, Box<[u8]>);
+pub(super) type KeyValue = (Box<[u8]>, Box<[u8]>);
 
 enum Attempt {
     Done(Vec<u8>),
@@ -145,7 +145,7 @@ impl RocksStore {
     }
 
     /// Iterates `cf` over keys starting with `prefix`, from `start`.
-    fn scan<'a>(
+    pub(super) fn scan<'a>(
         &'a self,
         cf: &str,
         prefix: &[u8],

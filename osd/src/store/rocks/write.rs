@@ -91,7 +91,7 @@ impl RocksStore {
             txn.apply(op)?;
         }
         let unlink = txn.finish(&t)?;
-        let new_count = self.trim_log(&mut txn.batch, &t)?;
+        let log_state = self.trim_log(&mut txn.batch, &t)?;
         for (id, (f, new)) in &txn.files {
             self.blobs.sync(*id, f, *new)?;
         }
@@ -99,11 +99,7 @@ impl RocksStore {
         wo.set_sync(true);
         self.db.write_opt(std::mem::take(&mut txn.batch), &wo)?;
         txn.committed = true;
-        let mut counts = self.log_counts.lock().unwrap_or_else(|p| p.into_inner());
-        match new_count {
-            Some(n) => counts.insert(t.coll, n),
-            None => counts.remove(&t.coll),
-        };
+        self.set_log_state(&t.coll, log_state);
         for id in unlink {
             self.blobs.remove(id);
         }
