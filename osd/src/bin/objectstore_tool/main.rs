@@ -61,16 +61,16 @@ fn print_json(v: serde_json::Value) {
     println!("{v}");
 }
 
-/// Applies ops to an object without changing its version (a repair tool
+/// Applies one op without changing the object's version (a repair-tool
 /// edit, like ceph-objectstore-tool's).
-fn edit(store: &RocksStore, c: CollectionId, obj: &ObjectId, ops: Vec<Op>) -> CliResult<()> {
+fn edit(store: &RocksStore, c: CollectionId, op: Op) -> CliResult<()> {
     let version = store
-        .stat(&c, obj)
+        .stat(&c, op.object())
         .map(|s| s.version)
         .unwrap_or(Version::ZERO);
-    let mut t = Transaction::new(c, version);
-    t.ops = ops;
-    store.submit(t).map_err(|e| e.to_string())
+    store
+        .submit(Transaction::new(c, version).op(op))
+        .map_err(|e| e.to_string())
 }
 
 fn run(a: Args) -> CliResult<ExitCode> {
@@ -171,17 +171,17 @@ fn run(a: Args) -> CliResult<ExitCode> {
         }
         Command::SetBytes { pgid: p, obj, file } => {
             let data = read_input(&file)?;
-            let o = oid(&obj);
             edit(
                 s,
                 pgid(&p)?,
-                &o.clone(),
-                vec![Op::WriteFull { obj: o, data }],
+                Op::WriteFull {
+                    obj: oid(&obj),
+                    data,
+                },
             )?;
         }
         Command::Remove { pgid: p, obj } => {
-            let o = oid(&obj);
-            edit(s, pgid(&p)?, &o.clone(), vec![Op::Remove { obj: o }])?;
+            edit(s, pgid(&p)?, Op::Remove { obj: oid(&obj) })?;
         }
         Command::Stat { pgid: p, obj } => {
             let st = s.stat(&pgid(&p)?, &oid(&obj)).map_err(e)?;
@@ -199,21 +199,25 @@ fn run(a: Args) -> CliResult<ExitCode> {
             file,
         } => {
             let value = read_input(&file)?;
-            let o = oid(&obj);
             edit(
                 s,
                 pgid(&p)?,
-                &o.clone(),
-                vec![Op::SetXattr {
-                    obj: o,
+                Op::SetXattr {
+                    obj: oid(&obj),
                     name,
                     value,
-                }],
+                },
             )?;
         }
         Command::RmAttr { pgid: p, obj, name } => {
-            let o = oid(&obj);
-            edit(s, pgid(&p)?, &o.clone(), vec![Op::RmXattr { obj: o, name }])?;
+            edit(
+                s,
+                pgid(&p)?,
+                Op::RmXattr {
+                    obj: oid(&obj),
+                    name,
+                },
+            )?;
         }
         Command::ListAttrs { pgid: p, obj } => {
             for (name, _) in s.getxattrs(&pgid(&p)?, &oid(&obj)).map_err(e)? {
@@ -236,27 +240,23 @@ fn run(a: Args) -> CliResult<ExitCode> {
             file,
         } => {
             let value = read_input(&file)?;
-            let o = oid(&obj);
             edit(
                 s,
                 pgid(&p)?,
-                &o.clone(),
-                vec![Op::OmapSet {
-                    obj: o,
+                Op::OmapSet {
+                    obj: oid(&obj),
                     entries: vec![(key.into_bytes(), value)],
-                }],
+                },
             )?;
         }
         Command::RmOmap { pgid: p, obj, key } => {
-            let o = oid(&obj);
             edit(
                 s,
                 pgid(&p)?,
-                &o.clone(),
-                vec![Op::OmapRmKeys {
-                    obj: o,
+                Op::OmapRmKeys {
+                    obj: oid(&obj),
                     keys: vec![key.into_bytes()],
-                }],
+                },
             )?;
         }
         Command::ListOmap { pgid: p, obj } => {
@@ -280,12 +280,13 @@ fn run(a: Args) -> CliResult<ExitCode> {
         }
         Command::SetOmaphdr { pgid: p, obj, file } => {
             let header = read_input(&file)?;
-            let o = oid(&obj);
             edit(
                 s,
                 pgid(&p)?,
-                &o.clone(),
-                vec![Op::OmapSetHeader { obj: o, header }],
+                Op::OmapSetHeader {
+                    obj: oid(&obj),
+                    header,
+                },
             )?;
         }
         Command::Fsck { deep } => {
