@@ -279,12 +279,20 @@ impl CrushMap {
         w
     }
 
-    /// The weight set crushtool tests with: set 0, else the balancer's
-    /// default set, else none.
-    pub fn test_choose_args(&self) -> Option<ResolvedChooseArgs> {
+    /// The weight set for `index` (a pool id), else the balancer's default
+    /// set, else none: Ceph's `choose_args_get_with_fallback`.
+    pub fn choose_args_for(&self, index: u64) -> Option<ResolvedChooseArgs> {
+        if self.choose_args.is_empty() {
+            return None;
+        }
         self.choose_args
-            .get(&0)
+            .get(&index)
             .or_else(|| self.choose_args.get(&DEFAULT_CHOOSE_ARGS))
             .map(ResolvedChooseArgs::new)
+    }
+
+    /// The weight set crushtool tests with (index 0, with the fallback).
+    pub fn test_choose_args(&self) -> Option<ResolvedChooseArgs> {
+        self.choose_args_for(0)
     }
 }

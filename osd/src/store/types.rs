@@ -89,18 +89,10 @@ impl ObjectId {
         ObjectId::new("", name)
     }
 
-    /// Ceph's placement hash of the object: rjenkins over the name, with the
-    /// namespace and a 0x1f separator in front when there is a namespace.
+    /// Ceph's placement hash of the object (namespace included), the same
+    /// one placement uses.
     pub fn hash(&self) -> u32 {
-        if self.ns.is_empty() {
-            crush::hash::str_hash(self.name.as_bytes())
-        } else {
-            let mut k = Vec::with_capacity(self.ns.len() + 1 + self.name.len());
-            k.extend_from_slice(self.ns.as_bytes());
-            k.push(0x1f);
-            k.extend_from_slice(self.name.as_bytes());
-            crush::hash::str_hash(&k)
-        }
+        cluster::object_hash(&self.ns, &self.name)
     }
 }
 
@@ -268,6 +260,10 @@ mod tests {
     fn namespaces_change_the_hash() {
         assert_ne!(ObjectId::named("a").hash(), ObjectId::new("ns", "a").hash());
         assert_eq!(ObjectId::named("a").hash(), crush::hash::str_hash(b"a"));
+        assert_eq!(
+            ObjectId::new("ns", "a").hash(),
+            cluster::object_hash("ns", "a")
+        );
         assert!(Version::new(2, 1) > Version::new(1, 99));
     }
 }
