@@ -169,6 +169,8 @@ pub enum Command {
         #[arg(long)]
         file: String,
     },
+    /// Random mixed operations with intent/ack logging, for crash tests.
+    Stress(crate::stress::StressArgs),
     /// Synced write transactions (write_full + xattr + PG-log entry) on
     /// fresh objects over several PGs, with progress each second.
     Bench(crate::bench::BenchArgs),

@@ -5,6 +5,7 @@
 
 mod args;
 mod bench;
+mod stress;
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -94,12 +95,15 @@ fn run(a: Args) -> CliResult<ExitCode> {
     if let Command::Bench(b) = &a.command {
         return bench::run(path, b, opts);
     }
+    if let Command::Stress(s) = &a.command {
+        return stress::run(path, s, opts);
+    }
     let store = RocksStore::open(path, opts).map_err(|e| e.to_string())?;
     let s = &store;
     let oid = |name: &str| ObjectId::new(a.namespace.clone(), name);
     let e = |e: osd::store::StoreError| e.to_string();
     match a.command {
-        Command::Mkfs | Command::Bench(_) => unreachable!("handled above"),
+        Command::Mkfs | Command::Bench(_) | Command::Stress(_) => unreachable!("handled above"),
         Command::ListPgs => {
             for c in s.list_collections().map_err(e)? {
                 println!("{c}");
