@@ -1,0 +1,282 @@
+//! QUIC transport with mutual TLS: one connection per peer, a
+//! bidirectional stream per request. The server learns who is calling from
+//! the caller's certificate (`auth`); a malformed or oversized frame closes
+//! that connection with the reason and never reaches the handler. A filter
+//! lets tests drop or delay traffic to a peer.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use auth::{peer_entity, server_name, Credentials, EntityName};
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use rustls::pki_types::CertificateDer;
+use thiserror::Error;
+
+use crate::frame::{encode_header, split_frame, FrameError, FrameHeader, Limits, HEADER_LEN};
+
+/// A received frame, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub msg_type: u16,
+    pub body: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+/// A request as the handler sees it: who sent it, and what.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub from: EntityName,
+    pub message: Message,
+}
+
+/// Serves requests; `None` sends no reply (the caller times out).
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = Option<Message>> + Send + '_>>;
+}
+
+#[derive(Debug, Error)]
+pub enum MessengerError {
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    #[error("cannot reach {peer}: {reason}")]
+    Connect { peer: String, reason: String },
+    #[error("{peer} did not answer within {after:?}")]
+    Timeout { peer: String, after: Duration },
+    #[error("connection to {peer} failed: {reason}")]
+    Connection { peer: String, reason: String },
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: SocketAddr, reason: String },
+    #[error("{0}")]
+    Auth(#[from] auth::AuthError),
+}
+
+/// What a test filter does with traffic to a peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterAction {
+    Pass,
+    /// The request is lost: the caller times out.
+    Drop,
+    Delay(Duration),
+}
+
+/// Decides per peer address and message type.
+pub type Filter = Arc<dyn Fn(SocketAddr, u16) -> FilterAction + Send + Sync>;
+
+/// An endpoint: serves requests and sends them.
+pub struct Messenger {
+    endpoint: quinn::Endpoint,
+    conns: tokio::sync::Mutex<HashMap<SocketAddr, quinn::Connection>>,
+    limits: Limits,
+    filter: RwLock<Option<Filter>>,
+}
+
+/// QUIC close code for a peer that broke the protocol.
+const CLOSE_PROTOCOL: u32 = 1;
+
+impl Messenger {
+    /// Listens on `addr` as the entity of `creds`, serving with `handler`.
+    /// Must be called inside a tokio runtime.
+    pub fn bind(
+        addr: SocketAddr,
+        creds: &Credentials,
+        handler: Arc<dyn Handler>,
+        limits: Limits,
+    ) -> Result<Arc<Messenger>, MessengerError> {
+        let bind_err = |reason: String| MessengerError::Bind { addr, reason };
+        let server_tls = QuicServerConfig::try_from(creds.server_config()?)
+            .map_err(|e| bind_err(e.to_string()))?;
+        let client_tls = QuicClientConfig::try_from(creds.client_config()?)
+            .map_err(|e| bind_err(e.to_string()))?;
+        let server = quinn::ServerConfig::with_crypto(Arc::new(server_tls));
+        let mut endpoint =
+            quinn::Endpoint::server(server, addr).map_err(|e| bind_err(e.to_string()))?;
+        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(client_tls)));
+        let m = Arc::new(Messenger {
+            endpoint: endpoint.clone(),
+            conns: Default::default(),
+            limits,
+            filter: RwLock::new(None),
+        });
+        tokio::spawn(async move {
+            while let Some(incoming) = endpoint.accept().await {
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    if let Ok(conn) = incoming.await {
+                        serve_connection(conn, handler, limits).await;
+                    }
+                });
+            }
+        });
+        Ok(m)
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.endpoint
+            .local_addr()
+            .expect("a bound endpoint has an address")
+    }
+
+    /// Installs (or with `None` removes) a traffic filter, for tests.
+    pub fn set_filter(&self, f: Option<Filter>) {
+        *self.filter.write().unwrap_or_else(|p| p.into_inner()) = f;
+    }
+
+    async fn connection(
+        &self,
+        peer: SocketAddr,
+        entity: &EntityName,
+    ) -> Result<quinn::Connection, MessengerError> {
+        let mut conns = self.conns.lock().await;
+        if let Some(c) = conns.get(&peer) {
+            if c.close_reason().is_none() {
+                return Ok(c.clone());
+            }
+        }
+        let name = format!("{entity} at {peer}");
+        let connecting = self
+            .endpoint
+            .connect(peer, &server_name(entity).to_str())
+            .map_err(|e| MessengerError::Connect {
+                peer: name.clone(),
+                reason: e.to_string(),
+            })?;
+        let c = connecting.await.map_err(|e| MessengerError::Connect {
+            peer: name,
+            reason: e.to_string(),
+        })?;
+        conns.insert(peer, c.clone());
+        Ok(c)
+    }
+
+    /// Sends a request to `entity` at `peer` and waits for its reply.
+    pub async fn request(
+        &self,
+        peer: SocketAddr,
+        entity: &EntityName,
+        msg: &Message,
+        timeout: Duration,
+    ) -> Result<Message, MessengerError> {
+        let name = format!("{entity} at {peer}");
+        let action = self
+            .filter
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map_or(FilterAction::Pass, |f| f(peer, msg.msg_type));
+        let work = async {
+            match action {
+                FilterAction::Drop => std::future::pending::<()>().await,
+                FilterAction::Delay(d) => tokio::time::sleep(d).await,
+                FilterAction::Pass => {}
+            }
+            let conn = self.connection(peer, entity).await?;
+            let closed = |e: String| MessengerError::Connection {
+                peer: name.clone(),
+                reason: e,
+            };
+            let (mut send, mut recv) = conn.open_bi().await.map_err(|e| closed(e.to_string()))?;
+            send.write_all(&encode_header(msg.msg_type, &msg.body, &msg.data))
+                .await
+                .map_err(|e| closed(e.to_string()))?;
+            send.write_all(&msg.body)
+                .await
+                .map_err(|e| closed(e.to_string()))?;
+            send.write_all(&msg.data)
+                .await
+                .map_err(|e| closed(e.to_string()))?;
+            send.finish().map_err(|e| closed(e.to_string()))?;
+            match read_message(&mut recv, &self.limits).await {
+                Ok(Some(m)) => Ok(m),
+                Ok(None) => Err(closed("the peer closed the stream without a reply".into())),
+                Err(ReadError::Frame(e)) => Err(e.into()),
+                Err(ReadError::Stream(e)) => Err(closed(e)),
+            }
+        };
+        tokio::time::timeout(timeout, work)
+            .await
+            .unwrap_or(Err(MessengerError::Timeout {
+                peer: name,
+                after: timeout,
+            }))
+    }
+
+    /// Stops listening and closes every connection.
+    pub fn close(&self) {
+        self.endpoint.close(0u32.into(), b"shutdown");
+    }
+}
+
+enum ReadError {
+    Frame(FrameError),
+    Stream(String),
+}
+
+/// Reads one frame from a stream: the header first, checked against the
+/// limits before anything else is read.
+async fn read_message(
+    recv: &mut quinn::RecvStream,
+    limits: &Limits,
+) -> Result<Option<Message>, ReadError> {
+    let mut head = [0u8; HEADER_LEN];
+    match recv.read_exact(&mut head).await {
+        Ok(()) => {}
+        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
+        Err(e) => return Err(ReadError::Stream(e.to_string())),
+    }
+    let header: FrameHeader =
+        crate::frame::parse_header(&head, limits).map_err(ReadError::Frame)?;
+    let mut buf = vec![0u8; header.frame_len()];
+    buf[..HEADER_LEN].copy_from_slice(&head);
+    recv.read_exact(&mut buf[HEADER_LEN..])
+        .await
+        .map_err(|e| ReadError::Stream(e.to_string()))?;
+    let (frame, _) = split_frame(&buf, limits)
+        .map_err(ReadError::Frame)?
+        .expect("the whole frame was read");
+    Ok(Some(Message {
+        msg_type: frame.header.msg_type,
+        body: frame.body.to_vec(),
+        data: frame.data.to_vec(),
+    }))
+}
+
+async fn serve_connection(conn: quinn::Connection, handler: Arc<dyn Handler>, limits: Limits) {
+    let from = conn
+        .peer_identity()
+        .and_then(|id| id.downcast::<Vec<CertificateDer<'static>>>().ok())
+        .ok_or_else(|| "no peer certificate".to_string())
+        .and_then(|chain| peer_entity(&chain).map_err(|e| e.to_string()));
+    let from = match from {
+        Ok(f) => f,
+        Err(reason) => {
+            conn.close(CLOSE_PROTOCOL.into(), reason.as_bytes());
+            return;
+        }
+    };
+    while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+        let (handler, from, conn) = (handler.clone(), from.clone(), conn.clone());
+        tokio::spawn(async move {
+            match read_message(&mut recv, &limits).await {
+                Ok(Some(message)) => {
+                    if let Some(reply) = handler.handle(Request { from, message }).await {
+                        let head = encode_header(reply.msg_type, &reply.body, &reply.data);
+                        let _ = send.write_all(&head).await;
+                        let _ = send.write_all(&reply.body).await;
+                        let _ = send.write_all(&reply.data).await;
+                        let _ = send.finish();
+                    }
+                }
+                Ok(None) => {}
+                // A peer that sends bad frames loses its connection.
+                Err(ReadError::Frame(e)) => {
+                    conn.close(CLOSE_PROTOCOL.into(), format!("bad frame: {e}").as_bytes())
+                }
+                Err(ReadError::Stream(_)) => {}
+            }
+        });
+    }
+}

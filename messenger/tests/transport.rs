@@ -1,0 +1,238 @@
+//! The QUIC transport on real sockets (127.0.0.1, ports picked by the OS):
+//! requests and replies between entities of one cluster, strangers refused,
+//! malformed and oversized frames costing the sender its connection, and
+//! filters dropping and delaying traffic.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::{ClusterCa, Credentials, EntityName};
+use messenger::{FilterAction, Handler, Limits, Message, Messenger, MessengerError, Request};
+
+/// Replies with the caller's entity name and the body reversed; message type
+/// 98 gets no reply, 99 hangs.
+struct Echo;
+
+impl Handler for Echo {
+    fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = Option<Message>> + Send + '_>> {
+        Box::pin(async move {
+            match req.message.msg_type {
+                98 => return None,
+                99 => {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    return None;
+                }
+                _ => {}
+            }
+            let mut body = req.message.body.clone();
+            body.reverse();
+            Some(Message {
+                msg_type: req.message.msg_type + 1,
+                body,
+                data: req.from.to_string().into_bytes(),
+            })
+        })
+    }
+}
+
+fn local() -> std::net::SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+fn pair(ca: &ClusterCa) -> (Arc<Messenger>, Credentials, Arc<Messenger>) {
+    let mon = ca.issue(&EntityName::mon("a")).unwrap();
+    let admin = ca.issue(&EntityName::client("admin")).unwrap();
+    let server = Messenger::bind(local(), &mon, Arc::new(Echo), Limits::default()).unwrap();
+    let client = Messenger::bind(local(), &admin, Arc::new(Echo), Limits::default()).unwrap();
+    (server, mon, client)
+}
+
+const T: Duration = Duration::from_secs(5);
+
+fn msg(t: u16, body: &[u8]) -> Message {
+    Message {
+        msg_type: t,
+        body: body.to_vec(),
+        data: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_get_replies_and_the_server_knows_the_caller() {
+    let ca = ClusterCa::generate("f00d").unwrap();
+    let (server, mon, client) = pair(&ca);
+    let reply = client
+        .request(server.local_addr(), &mon.entity, &msg(1, b"abc"), T)
+        .await
+        .unwrap();
+    assert_eq!(
+        reply,
+        Message {
+            msg_type: 2,
+            body: b"cba".to_vec(),
+            data: b"client.admin".to_vec()
+        }
+    );
+    // Bulk data travels beside the body; the connection is reused.
+    let big = Message {
+        msg_type: 5,
+        body: b"x".to_vec(),
+        data: vec![7u8; 4 << 20],
+    };
+    for _ in 0..3 {
+        let r = client
+            .request(server.local_addr(), &mon.entity, &big, T)
+            .await
+            .unwrap();
+        assert_eq!(r.msg_type, 6);
+    }
+    server.close();
+    client.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_are_refused() {
+    let ca = ClusterCa::generate("aaaa").unwrap();
+    let (server, mon, _client) = pair(&ca);
+    let other = ClusterCa::generate("bbbb")
+        .unwrap()
+        .issue(&EntityName::client("admin"))
+        .unwrap();
+    // It trusts our CA, so only the server's check can refuse it.
+    let impostor = Credentials {
+        ca_pem: mon.ca_pem.clone(),
+        ..other
+    };
+    let stranger = Messenger::bind(local(), &impostor, Arc::new(Echo), Limits::default()).unwrap();
+    let e = stranger
+        .request(server.local_addr(), &mon.entity, &msg(1, b"hi"), T)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            MessengerError::Connect { .. } | MessengerError::Connection { .. }
+        ),
+        "{e}"
+    );
+    // Asking for the wrong entity at the right address is refused too.
+    let client = Messenger::bind(
+        local(),
+        &ca.issue(&EntityName::client("x")).unwrap(),
+        Arc::new(Echo),
+        Limits::default(),
+    )
+    .unwrap();
+    let e = client
+        .request(server.local_addr(), &EntityName::osd(3), &msg(1, b"hi"), T)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot reach osd.3"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_close_only_the_sender_connection() {
+    let ca = ClusterCa::generate("cafe").unwrap();
+    let (server, mon, client) = pair(&ca);
+    // A raw connection with a valid certificate that sends garbage.
+    let raw = ca.issue(&EntityName::client("raw")).unwrap();
+    let mut ep = quinn::Endpoint::client(local()).unwrap();
+    let tls =
+        quinn::crypto::rustls::QuicClientConfig::try_from(raw.client_config().unwrap()).unwrap();
+    ep.set_default_client_config(quinn::ClientConfig::new(Arc::new(tls)));
+    let conn = ep
+        .connect(server.local_addr(), "mon.a.strata")
+        .unwrap()
+        .await
+        .unwrap();
+    let (mut send, _recv) = conn.open_bi().await.unwrap();
+    send.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    send.finish().unwrap();
+    let reason = tokio::time::timeout(T, conn.closed())
+        .await
+        .expect("the server closes the connection");
+    assert!(
+        reason.to_string().contains("bad frame: not a Strata frame"),
+        "{reason}"
+    );
+    // An oversized frame is refused from its header alone.
+    let conn = ep
+        .connect(server.local_addr(), "mon.a.strata")
+        .unwrap()
+        .await
+        .unwrap();
+    let (mut send, _recv) = conn.open_bi().await.unwrap();
+    let mut head = messenger::encode_header(1, b"", b"");
+    head[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+    send.write_all(&head).await.unwrap();
+    let reason = tokio::time::timeout(T, conn.closed())
+        .await
+        .expect("closed");
+    assert!(reason.to_string().contains("above the limit"), "{reason}");
+    // Everyone else is still served.
+    let reply = client
+        .request(server.local_addr(), &mon.entity, &msg(1, b"ok"), T)
+        .await
+        .unwrap();
+    assert_eq!(reply.body, b"ko");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_drop_and_delay_and_silence_times_out() {
+    let ca = ClusterCa::generate("beef").unwrap();
+    let (server, mon, client) = pair(&ca);
+    let addr = server.local_addr();
+    client.set_filter(Some(Arc::new(move |peer, t| {
+        if peer == addr && t == 1 {
+            FilterAction::Drop
+        } else {
+            FilterAction::Pass
+        }
+    })));
+    let short = Duration::from_millis(300);
+    let e = client
+        .request(addr, &mon.entity, &msg(1, b"lost"), short)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("mon.a at {addr} did not answer within 300ms")
+    );
+    assert!(client
+        .request(addr, &mon.entity, &msg(3, b"other type"), T)
+        .await
+        .is_ok());
+    client.set_filter(Some(Arc::new(|_, _| {
+        FilterAction::Delay(Duration::from_millis(400))
+    })));
+    let e = client
+        .request(addr, &mon.entity, &msg(1, b"slow"), short)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MessengerError::Timeout { .. }));
+    assert!(
+        client
+            .request(addr, &mon.entity, &msg(1, b"slow"), T)
+            .await
+            .is_ok(),
+        "a delay is not a loss"
+    );
+    client.set_filter(None);
+    let e = client
+        .request(addr, &mon.entity, &msg(98, b"no reply"), short)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("closed the stream without a reply"),
+        "{e}"
+    );
+    let e = client
+        .request(addr, &mon.entity, &msg(99, b"never answered"), short)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MessengerError::Timeout { .. }), "{e}");
+}
