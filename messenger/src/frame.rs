@@ -189,6 +189,27 @@ pub fn split_frame<'a>(
     Ok(Some((Frame { header, body, data }, len)))
 }
 
+/// Checks the checksum of a frame received in pieces (header, then body and
+/// data read into buffers of their own, so bulk data is never copied).
+pub fn verify_parts(
+    head: &[u8; HEADER_LEN],
+    header: &FrameHeader,
+    body: &[u8],
+    data: &[u8],
+) -> Result<(), FrameError> {
+    let actual = checksum(&head[..20], body, data);
+    if actual != header.crc
+        || body.len() != header.body_len as usize
+        || data.len() != header.data_len as usize
+    {
+        return Err(FrameError::Checksum {
+            expected: header.crc,
+            actual,
+        });
+    }
+    Ok(())
+}
+
 /// Decodes a verified frame's body as `T`, through validation.
 pub fn decode_body<T>(frame: &Frame<'_>) -> Result<T, FrameError>
 where

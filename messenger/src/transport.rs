@@ -16,7 +16,7 @@ use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::pki_types::CertificateDer;
 use thiserror::Error;
 
-use crate::frame::{encode_header, split_frame, FrameError, FrameHeader, Limits, HEADER_LEN};
+use crate::frame::{encode_header, FrameError, FrameHeader, Limits, HEADER_LEN};
 
 /// A received frame, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,18 +229,20 @@ async fn read_message(
     }
     let header: FrameHeader =
         crate::frame::parse_header(&head, limits).map_err(ReadError::Frame)?;
-    let mut buf = vec![0u8; header.frame_len()];
-    buf[..HEADER_LEN].copy_from_slice(&head);
-    recv.read_exact(&mut buf[HEADER_LEN..])
-        .await
-        .map_err(|e| ReadError::Stream(e.to_string()))?;
-    let (frame, _) = split_frame(&buf, limits)
-        .map_err(ReadError::Frame)?
-        .expect("the whole frame was read");
+    // Body and data go straight into buffers of their own: bulk data is
+    // never copied after it arrives.
+    let mut body = vec![0u8; header.body_len as usize];
+    let mut data = vec![0u8; header.data_len as usize];
+    for part in [&mut body, &mut data] {
+        recv.read_exact(part)
+            .await
+            .map_err(|e| ReadError::Stream(e.to_string()))?;
+    }
+    crate::frame::verify_parts(&head, &header, &body, &data).map_err(ReadError::Frame)?;
     Ok(Some(Message {
-        msg_type: frame.header.msg_type,
-        body: frame.body.to_vec(),
-        data: frame.data.to_vec(),
+        msg_type: header.msg_type,
+        body,
+        data,
     }))
 }
 
