@@ -236,3 +236,30 @@ async fn filters_drop_and_delay_and_silence_times_out() {
         .unwrap_err();
     assert!(matches!(e, MessengerError::Timeout { .. }), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_datagrams_do_not_disturb_the_server() {
+    let ca = ClusterCa::generate("dead").unwrap();
+    let (server, mon, client) = pair(&ca);
+    let sock = tokio::net::UdpSocket::bind(local()).await.unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..2000usize {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = 1 + (seed as usize % 1400);
+        let mut pkt: Vec<u8> = (0..len)
+            .map(|j| (seed >> (j % 56)) as u8 ^ j as u8)
+            .collect();
+        if i % 3 == 0 {
+            // Looks like the start of a QUIC long-header packet, then junk.
+            pkt[0] = 0xc0 | (pkt[0] & 0x0f);
+        }
+        sock.send_to(&pkt, server.local_addr()).await.unwrap();
+    }
+    let reply = client
+        .request(server.local_addr(), &mon.entity, &msg(1, b"still here"), T)
+        .await
+        .unwrap();
+    assert_eq!(reply.body, b"ereh llits");
+}
