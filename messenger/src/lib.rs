@@ -1,10 +1,10 @@
 //! The messenger: how daemons and clients talk.
 //!
 //! [`frame`] is the format every message travels in; [`transport`] moves
-//! frames over QUIC with mutual TLS (`auth`): request/response with
-//! timeouts, the caller's entity known to the handler, and a filter that
-//! tests use to drop or delay traffic. One-way messages, subscriptions and
-//! reconnect backoff come with the control plane.
+//! frames over QUIC with mutual TLS (`auth`): requests with replies and
+//! timeouts, one-way messages, pushes to connected subscribers, the
+//! sender's entity known to the handler, and a filter that tests use to
+//! drop or delay traffic. Reconnect backoff comes with the control plane.
 
 pub mod frame;
 pub mod transport;

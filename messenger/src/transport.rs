@@ -1,5 +1,6 @@
 //! QUIC transport with mutual TLS: one connection per peer, a
-//! bidirectional stream per request. The server learns who is calling from
+//! bidirectional stream per request, a unidirectional one per one-way
+//! message or push. The server learns who is calling from
 //! the caller's certificate (`auth`); a malformed or oversized frame closes
 //! that connection with the reason and never reaches the handler. A filter
 //! lets tests drop or delay traffic to a peer.
@@ -52,6 +53,8 @@ pub enum MessengerError {
     Bind { addr: SocketAddr, reason: String },
     #[error("{0}")]
     Auth(#[from] auth::AuthError),
+    #[error("{0} is not connected to us")]
+    NotConnected(String),
 }
 
 /// What a test filter does with traffic to a peer.
@@ -69,10 +72,16 @@ pub type Filter = Arc<dyn Fn(SocketAddr, u16) -> FilterAction + Send + Sync>;
 /// An endpoint: serves requests and sends them.
 pub struct Messenger {
     endpoint: quinn::Endpoint,
+    /// Connections this messenger opened, by peer address.
     conns: tokio::sync::Mutex<HashMap<SocketAddr, quinn::Connection>>,
+    /// Connections peers opened to us, by their entity: where pushes go.
+    incoming: Incoming,
+    handler: Arc<dyn Handler>,
     limits: Limits,
     filter: RwLock<Option<Filter>>,
 }
+
+type Incoming = Arc<std::sync::Mutex<HashMap<EntityName, quinn::Connection>>>;
 
 /// QUIC close code for a peer that broke the protocol.
 const CLOSE_PROTOCOL: u32 = 1;
@@ -95,18 +104,21 @@ impl Messenger {
         let mut endpoint =
             quinn::Endpoint::server(server, addr).map_err(|e| bind_err(e.to_string()))?;
         endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(client_tls)));
+        let incoming: Incoming = Default::default();
         let m = Arc::new(Messenger {
             endpoint: endpoint.clone(),
             conns: Default::default(),
+            incoming: incoming.clone(),
+            handler: handler.clone(),
             limits,
             filter: RwLock::new(None),
         });
         tokio::spawn(async move {
-            while let Some(incoming) = endpoint.accept().await {
-                let handler = handler.clone();
+            while let Some(connecting) = endpoint.accept().await {
+                let (handler, incoming) = (handler.clone(), incoming.clone());
                 tokio::spawn(async move {
-                    if let Ok(conn) = incoming.await {
-                        serve_connection(conn, handler, limits).await;
+                    if let Ok(conn) = connecting.await {
+                        serve_connection(conn, handler, limits, incoming).await;
                     }
                 });
             }
@@ -148,6 +160,13 @@ impl Messenger {
             peer: name,
             reason: e.to_string(),
         })?;
+        // The peer may push one-way messages over the connection we opened.
+        tokio::spawn(serve_oneway(
+            c.clone(),
+            entity.clone(),
+            self.handler.clone(),
+            self.limits,
+        ));
         conns.insert(peer, c.clone());
         Ok(c)
     }
@@ -179,16 +198,7 @@ impl Messenger {
                 reason: e,
             };
             let (mut send, mut recv) = conn.open_bi().await.map_err(|e| closed(e.to_string()))?;
-            send.write_all(&encode_header(msg.msg_type, &msg.body, &msg.data))
-                .await
-                .map_err(|e| closed(e.to_string()))?;
-            send.write_all(&msg.body)
-                .await
-                .map_err(|e| closed(e.to_string()))?;
-            send.write_all(&msg.data)
-                .await
-                .map_err(|e| closed(e.to_string()))?;
-            send.finish().map_err(|e| closed(e.to_string()))?;
+            write_message(&mut send, msg).await.map_err(closed)?;
             match read_message(&mut recv, &self.limits).await {
                 Ok(Some(m)) => Ok(m),
                 Ok(None) => Err(closed("the peer closed the stream without a reply".into())),
@@ -204,9 +214,90 @@ impl Messenger {
             }))
     }
 
+    /// Sends a one-way message to `entity` at `peer` (no reply).
+    pub async fn send(
+        &self,
+        peer: SocketAddr,
+        entity: &EntityName,
+        msg: &Message,
+    ) -> Result<(), MessengerError> {
+        let name = format!("{entity} at {peer}");
+        let conn = self.connection(peer, entity).await?;
+        let mut send = conn
+            .open_uni()
+            .await
+            .map_err(|e| MessengerError::Connection {
+                peer: name.clone(),
+                reason: e.to_string(),
+            })?;
+        write_message(&mut send, msg)
+            .await
+            .map_err(|reason| MessengerError::Connection { peer: name, reason })
+    }
+
+    /// Pushes a one-way message to an entity connected to us (a subscriber
+    /// that has no address of its own to be reached at).
+    pub async fn push(&self, to: &EntityName, msg: &Message) -> Result<(), MessengerError> {
+        let conn = self
+            .incoming
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(to)
+            .cloned();
+        let conn = conn
+            .filter(|c| c.close_reason().is_none())
+            .ok_or_else(|| MessengerError::NotConnected(to.to_string()))?;
+        let mut send = conn
+            .open_uni()
+            .await
+            .map_err(|e| MessengerError::Connection {
+                peer: to.to_string(),
+                reason: e.to_string(),
+            })?;
+        write_message(&mut send, msg)
+            .await
+            .map_err(|reason| MessengerError::Connection {
+                peer: to.to_string(),
+                reason,
+            })
+    }
+
     /// Stops listening and closes every connection.
     pub fn close(&self) {
         self.endpoint.close(0u32.into(), b"shutdown");
+    }
+}
+
+/// Writes a frame (header, body, data; the data is not copied) and ends
+/// the stream.
+async fn write_message(send: &mut quinn::SendStream, msg: &Message) -> Result<(), String> {
+    let head = encode_header(msg.msg_type, &msg.body, &msg.data);
+    for part in [&head[..], &msg.body, &msg.data] {
+        send.write_all(part).await.map_err(|e| e.to_string())?;
+    }
+    send.finish().map_err(|e| e.to_string())
+}
+
+/// Serves one-way messages arriving on a connection, from `from`.
+async fn serve_oneway(
+    conn: quinn::Connection,
+    from: EntityName,
+    handler: Arc<dyn Handler>,
+    limits: Limits,
+) {
+    while let Ok(mut recv) = conn.accept_uni().await {
+        let (handler, from, conn) = (handler.clone(), from.clone(), conn.clone());
+        tokio::spawn(async move {
+            match read_message(&mut recv, &limits).await {
+                Ok(Some(message)) => {
+                    let _ = handler.handle(Request { from, message }).await;
+                }
+                Err(ReadError::Frame(e)) => {
+                    conn.close(CLOSE_PROTOCOL.into(), format!("bad frame: {e}").as_bytes())
+                }
+                Ok(None) | Err(ReadError::Stream(_)) => {}
+            }
+        });
     }
 }
 
@@ -246,7 +337,12 @@ async fn read_message(
     }))
 }
 
-async fn serve_connection(conn: quinn::Connection, handler: Arc<dyn Handler>, limits: Limits) {
+async fn serve_connection(
+    conn: quinn::Connection,
+    handler: Arc<dyn Handler>,
+    limits: Limits,
+    incoming: Incoming,
+) {
     let from = conn
         .peer_identity()
         .and_then(|id| id.downcast::<Vec<CertificateDer<'static>>>().ok())
@@ -259,17 +355,23 @@ async fn serve_connection(conn: quinn::Connection, handler: Arc<dyn Handler>, li
             return;
         }
     };
+    incoming
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(from.clone(), conn.clone());
+    tokio::spawn(serve_oneway(
+        conn.clone(),
+        from.clone(),
+        handler.clone(),
+        limits,
+    ));
     while let Ok((mut send, mut recv)) = conn.accept_bi().await {
         let (handler, from, conn) = (handler.clone(), from.clone(), conn.clone());
         tokio::spawn(async move {
             match read_message(&mut recv, &limits).await {
                 Ok(Some(message)) => {
                     if let Some(reply) = handler.handle(Request { from, message }).await {
-                        let head = encode_header(reply.msg_type, &reply.body, &reply.data);
-                        let _ = send.write_all(&head).await;
-                        let _ = send.write_all(&reply.body).await;
-                        let _ = send.write_all(&reply.data).await;
-                        let _ = send.finish();
+                        let _ = write_message(&mut send, &reply).await;
                     }
                 }
                 Ok(None) => {}
@@ -280,5 +382,13 @@ async fn serve_connection(conn: quinn::Connection, handler: Arc<dyn Handler>, li
                 Err(ReadError::Stream(_)) => {}
             }
         });
+    }
+    // The peer is gone: forget its connection unless it already has a new one.
+    let mut map = incoming.lock().unwrap_or_else(|p| p.into_inner());
+    if map
+        .get(&from)
+        .is_some_and(|c| c.stable_id() == conn.stable_id())
+    {
+        map.remove(&from);
     }
 }

@@ -263,3 +263,71 @@ async fn random_datagrams_do_not_disturb_the_server() {
         .unwrap();
     assert_eq!(reply.body, b"ereh llits");
 }
+
+/// Remembers every message it is given; answers requests with an ack.
+#[derive(Default)]
+struct Recorder {
+    seen: std::sync::Mutex<Vec<(String, Message)>>,
+}
+
+impl Handler for Recorder {
+    fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = Option<Message>> + Send + '_>> {
+        Box::pin(async move {
+            self.seen
+                .lock()
+                .unwrap()
+                .push((req.from.to_string(), req.message));
+            Some(msg(0, b"ack"))
+        })
+    }
+}
+
+/// Polls until `rec` has seen `n` messages (bounded by a deadline).
+async fn wait_for(rec: &Recorder, n: usize) -> Vec<(String, Message)> {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let seen = rec.seen.lock().unwrap().clone();
+        if seen.len() >= n {
+            return seen;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {n} messages arrived",
+            seen.len()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_way_messages_and_pushes_to_subscribers() {
+    let ca = ClusterCa::generate("5ub5").unwrap();
+    let mon = ca.issue(&EntityName::mon("a")).unwrap();
+    let osd = ca.issue(&EntityName::osd(4)).unwrap();
+    let (mon_rec, osd_rec) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+    let server = Messenger::bind(local(), &mon, mon_rec.clone(), Limits::default()).unwrap();
+    let client = Messenger::bind(local(), &osd, osd_rec.clone(), Limits::default()).unwrap();
+    // One-way: delivered to the handler with the sender's entity, no reply.
+    for i in 0..3u8 {
+        client
+            .send(server.local_addr(), &mon.entity, &msg(10, &[i]))
+            .await
+            .unwrap();
+    }
+    let seen = wait_for(&mon_rec, 3).await;
+    assert!(seen
+        .iter()
+        .all(|(from, m)| from == "osd.4" && m.msg_type == 10));
+    // Push: the monitor reaches the OSD over the connection the OSD opened.
+    let e = server
+        .push(&EntityName::osd(9), &msg(20, b"map"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_string(), "osd.9 is not connected to us");
+    server
+        .push(&osd.entity, &msg(20, b"map epoch 7"))
+        .await
+        .unwrap();
+    let pushed = wait_for(&osd_rec, 1).await;
+    assert_eq!(pushed[0], ("mon.a".to_string(), msg(20, b"map epoch 7")));
+}
