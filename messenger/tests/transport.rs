@@ -132,11 +132,12 @@ async fn strangers_are_refused() {
     assert!(e.to_string().contains("cannot reach osd.3"), "{e}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_frames_close_only_the_sender_connection() {
-    let ca = ClusterCa::generate("cafe").unwrap();
-    let (server, mon, client) = pair(&ca);
-    // A raw connection with a valid certificate that sends garbage.
+/// A bare QUIC connection to `server` with a valid certificate, for sending
+/// bytes the messenger would never send.
+async fn raw_connection(
+    ca: &ClusterCa,
+    server: &Messenger,
+) -> (quinn::Endpoint, quinn::Connection) {
     let raw = ca.issue(&EntityName::client("raw")).unwrap();
     let mut ep = quinn::Endpoint::client(local()).unwrap();
     let tls =
@@ -147,6 +148,15 @@ async fn bad_frames_close_only_the_sender_connection() {
         .unwrap()
         .await
         .unwrap();
+    (ep, conn)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_close_only_the_sender_connection() {
+    let ca = ClusterCa::generate("cafe").unwrap();
+    let (server, mon, client) = pair(&ca);
+    // A raw connection with a valid certificate that sends garbage.
+    let (_ep, conn) = raw_connection(&ca, &server).await;
     let (mut send, _recv) = conn.open_bi().await.unwrap();
     send.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -160,11 +170,7 @@ async fn bad_frames_close_only_the_sender_connection() {
         "{reason}"
     );
     // An oversized frame is refused from its header alone.
-    let conn = ep
-        .connect(server.local_addr(), "mon.a.strata")
-        .unwrap()
-        .await
-        .unwrap();
+    let (_ep2, conn) = raw_connection(&ca, &server).await;
     let (mut send, _recv) = conn.open_bi().await.unwrap();
     let mut head = messenger::encode_header(1, b"", b"");
     head[12..16].copy_from_slice(&u32::MAX.to_le_bytes());

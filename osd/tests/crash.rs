@@ -21,6 +21,32 @@ impl Drop for Writer {
     }
 }
 
+/// Runs `strata-objectstore-tool` with `args`, and kills it with SIGKILL
+/// as soon as `progress()` reaches `target` (a random point of its work),
+/// failing if it makes no progress or exits by itself first.
+fn run_until_killed(args: &[&str], progress: impl Fn() -> usize, target: usize, round: usize) {
+    let child = Command::new(env!("CARGO_BIN_EXE_strata-objectstore-tool"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = Writer(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while progress() < target {
+        assert!(
+            Instant::now() < deadline,
+            "round {round}: the writer made no progress"
+        );
+        if let Some(status) = w.0.try_wait().unwrap() {
+            panic!("round {round}: the writer exited early with {status}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    w.0.kill().unwrap();
+    w.0.wait().unwrap();
+}
+
 /// Complete lines of the ack log (`<pgid> <object> <sha256>\n`).
 fn ack_lines(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -48,45 +74,24 @@ fn acknowledged_transactions_survive_sigkill() {
     for round in 0..12 {
         let before = ack_lines(&ack).len();
         let target = before + rng.random_range(1..40);
-        let child = Command::new(env!("CARGO_BIN_EXE_strata-objectstore-tool"))
-            .args([
-                "--data-path",
-                data.to_str().unwrap(),
-                "bench",
-                "--seconds",
-                "60",
-                "--threads",
-                "4",
-                "--pgs",
-                "4",
-            ])
-            .args([
-                "--size",
-                sizes[round % sizes.len()],
-                "--ack-log",
-                ack.to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut w = Writer(child);
-        // Kill at a random point of progress: after a random number of new
-        // acknowledgements.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while ack_lines(&ack).len() < target {
-            assert!(
-                Instant::now() < deadline,
-                "round {round}: the writer made no progress"
-            );
-            if let Some(status) = w.0.try_wait().unwrap() {
-                panic!("round {round}: the writer exited early with {status}");
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        w.0.kill().unwrap();
-        w.0.wait().unwrap();
-        drop(w);
+        // Kill after a random number of new acknowledgements.
+        let (data_s, ack_s) = (data.to_str().unwrap(), ack.to_str().unwrap());
+        let args = [
+            "--data-path",
+            data_s,
+            "bench",
+            "--seconds",
+            "60",
+            "--threads",
+            "4",
+            "--pgs",
+            "4",
+            "--size",
+            sizes[round % sizes.len()],
+            "--ack-log",
+            ack_s,
+        ];
+        run_until_killed(&args, || ack_lines(&ack).len(), target, round);
 
         let store = RocksStore::open(&data, StoreOptions::default()).unwrap();
         let acked = ack_lines(&ack);
@@ -165,40 +170,26 @@ fn mixed_operations_survive_sigkill() {
     for round in 0..16 {
         let log = dir.path().join(format!("log-{round}"));
         let target = rng.random_range(1..150);
-        let child = Command::new(env!("CARGO_BIN_EXE_strata-objectstore-tool"))
-            .args([
-                "--data-path",
-                data.to_str().unwrap(),
-                "stress",
-                "--seconds",
-                "60",
-                "--threads",
-                "3",
-            ])
-            .args(["--ack-log", log.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut w = Writer(child);
-        let acks = |p: &std::path::Path| {
-            std::fs::read_to_string(p)
+        let (data_s, log_s) = (data.to_str().unwrap(), log.to_str().unwrap());
+        let args = [
+            "--data-path",
+            data_s,
+            "stress",
+            "--seconds",
+            "60",
+            "--threads",
+            "3",
+            "--ack-log",
+            log_s,
+        ];
+        let acks = || {
+            std::fs::read_to_string(&log)
                 .unwrap_or_default()
                 .lines()
                 .filter(|l| l.starts_with("ack "))
                 .count()
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while acks(&log) < target {
-            assert!(Instant::now() < deadline, "round {round}: no progress");
-            if let Some(status) = w.0.try_wait().unwrap() {
-                panic!("round {round}: the writer exited early with {status}");
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        w.0.kill().unwrap();
-        w.0.wait().unwrap();
-        drop(w);
+        run_until_killed(&args, acks, target, round);
 
         // Per object: the last acknowledged state, and the intent after it.
         let mut last_ack: HashMap<(String, String), String> = HashMap::new();
