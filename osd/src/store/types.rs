@@ -37,10 +37,20 @@ impl CollectionId {
     }
 }
 
-/// Ceph's notation: `1.7f`, and `1.7fs2` for shard 2.
+impl CollectionId {
+    /// The placement group, without the shard.
+    pub fn pg(&self) -> cluster::PgId {
+        cluster::PgId {
+            pool: self.pool,
+            seed: self.seed,
+        }
+    }
+}
+
+/// Ceph's notation: the PG (`1.7f`), and `s2` after it for shard 2.
 impl fmt::Display for CollectionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:x}", self.pool, self.seed)?;
+        write!(f, "{}", self.pg())?;
         if let Some(s) = self.shard {
             write!(f, "s{s}")?;
         }
@@ -56,14 +66,15 @@ impl FromStr for CollectionId {
                 "'{s}' is not a PG id (expected POOL.SEED in hex, e.g. 1.7f or 2.1as0)"
             ))
         };
-        let (pool, rest) = s.split_once('.').ok_or_else(bad)?;
-        let (seed, shard) = match rest.split_once('s') {
-            Some((seed, shard)) => (seed, Some(shard.parse::<u8>().map_err(|_| bad())?)),
-            None => (rest, None),
+        // 's' is not a hex digit, so it can only start the shard suffix.
+        let (pg, shard) = match s.split_once('s') {
+            Some((pg, shard)) => (pg, Some(shard.parse::<u8>().map_err(|_| bad())?)),
+            None => (s, None),
         };
+        let pg: cluster::PgId = pg.parse().map_err(|_| bad())?;
         Ok(CollectionId {
-            pool: pool.parse().map_err(|_| bad())?,
-            seed: u32::from_str_radix(seed, 16).map_err(|_| bad())?,
+            pool: pg.pool,
+            seed: pg.seed,
             shard,
         })
     }

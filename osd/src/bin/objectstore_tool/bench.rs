@@ -172,13 +172,7 @@ pub fn run(path: &Path, a: &BenchArgs, opts: StoreOptions) -> Result<ExitCode, S
     if a.threads == 0 || a.pgs == 0 || a.seconds == 0 {
         return Err("--threads, --pgs and --seconds must be at least 1".into());
     }
-    let store = match RocksStore::open(path, opts.clone()) {
-        Ok(s) => s,
-        Err(_) if !path.join("strata-objectstore").exists() => {
-            RocksStore::mkfs(path, opts).map_err(|e| e.to_string())?
-        }
-        Err(e) => return Err(e.to_string()),
-    };
+    let store = RocksStore::open_or_mkfs(path, opts).map_err(|e| e.to_string())?;
     if a.size > store.options().max_object_size {
         return Err(format!(
             "--size {} is above the maximum object size {}",

@@ -117,13 +117,7 @@ fn random_op(
 }
 
 pub fn run(path: &Path, a: &StressArgs, opts: StoreOptions) -> Result<ExitCode, String> {
-    let store = match RocksStore::open(path, opts.clone()) {
-        Ok(s) => s,
-        Err(_) if !path.join("strata-objectstore").exists() => {
-            RocksStore::mkfs(path, opts).map_err(|e| e.to_string())?
-        }
-        Err(e) => return Err(e.to_string()),
-    };
+    let store = RocksStore::open_or_mkfs(path, opts).map_err(|e| e.to_string())?;
     let pgs: Vec<CollectionId> = (0..4).map(|s| CollectionId::new(7, s)).collect();
     for c in &pgs {
         if !store.collection_exists(c).map_err(|e| e.to_string())? {

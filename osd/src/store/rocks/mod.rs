@@ -220,6 +220,15 @@ impl RocksStore {
         Ok(store)
     }
 
+    /// Opens the store in `path`, creating it first if there is none.
+    pub fn open_or_mkfs(path: &Path, opts: StoreOptions) -> Result<RocksStore> {
+        if path.join(MARKER_FILE).exists() {
+            RocksStore::open(path, opts)
+        } else {
+            RocksStore::mkfs(path, opts)
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
