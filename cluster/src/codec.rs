@@ -12,7 +12,7 @@ use rkyv::{Archive, Deserialize, Serialize};
 
 /// Bytes that do not decode: what they were meant to be, and why not.
 #[derive(Debug, thiserror::Error)]
-#[error("corrupt metadata ({what}): {detail}")]
+#[error("cannot decode {what}: {detail}")]
 pub struct DecodeError {
     pub what: String,
     pub detail: String,
