@@ -137,29 +137,34 @@ impl Messenger {
         *self.filter.write().unwrap_or_else(|p| p.into_inner()) = f;
     }
 
+    /// The connection to `peer`, opened if needed. The handshake runs
+    /// without the connection map locked, so a slow or dead peer never
+    /// delays requests to the others.
     async fn connection(
         &self,
         peer: SocketAddr,
         entity: &EntityName,
     ) -> Result<quinn::Connection, MessengerError> {
-        let mut conns = self.conns.lock().await;
-        if let Some(c) = conns.get(&peer) {
-            if c.close_reason().is_none() {
-                return Ok(c.clone());
-            }
+        let live = |c: &quinn::Connection| c.close_reason().is_none();
+        if let Some(c) = self.conns.lock().await.get(&peer).filter(|c| live(c)) {
+            return Ok(c.clone());
         }
         let name = format!("{entity} at {peer}");
+        let connect_err = |e: String| MessengerError::Connect {
+            peer: name.clone(),
+            reason: e,
+        };
         let connecting = self
             .endpoint
             .connect(peer, &server_name(entity).to_str())
-            .map_err(|e| MessengerError::Connect {
-                peer: name.clone(),
-                reason: e.to_string(),
-            })?;
-        let c = connecting.await.map_err(|e| MessengerError::Connect {
-            peer: name,
-            reason: e.to_string(),
-        })?;
+            .map_err(|e| connect_err(e.to_string()))?;
+        let c = connecting.await.map_err(|e| connect_err(e.to_string()))?;
+        let mut conns = self.conns.lock().await;
+        if let Some(existing) = conns.get(&peer).filter(|c| live(c)) {
+            // Another request connected meanwhile: use one connection.
+            c.close(0u32.into(), b"duplicate");
+            return Ok(existing.clone());
+        }
         // The peer may push one-way messages over the connection we opened.
         tokio::spawn(serve_oneway(
             c.clone(),

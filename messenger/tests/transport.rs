@@ -337,3 +337,43 @@ async fn one_way_messages_and_pushes_to_subscribers() {
     let pushed = wait_for(&osd_rec, 1).await;
     assert_eq!(pushed[0], ("mon.a".to_string(), msg(20, b"map epoch 7")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_does_not_hold_up_the_others() {
+    let ca = ClusterCa::generate("510w").unwrap();
+    let (server, mon, client) = pair(&ca);
+    // A UDP socket that never answers: a QUIC handshake to it hangs.
+    let silent = tokio::net::UdpSocket::bind(local()).await.unwrap();
+    let c2 = client.clone();
+    let silent_addr = silent.local_addr().unwrap();
+    let hung = tokio::spawn(async move {
+        c2.request(
+            silent_addr,
+            &EntityName::osd(1),
+            &msg(1, b"?"),
+            Duration::from_secs(3),
+        )
+        .await
+    });
+    // Once the silent peer has seen the first handshake packet, that
+    // handshake is under way; a request to the live peer must not wait for it.
+    let mut first = [0u8; 2048];
+    tokio::time::timeout(T, silent.recv_from(&mut first))
+        .await
+        .expect("the handshake started")
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    client
+        .request(server.local_addr(), &mon.entity, &msg(1, b"ok"), T)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?} behind the silent peer",
+        started.elapsed()
+    );
+    assert!(matches!(
+        hung.await.unwrap(),
+        Err(MessengerError::Timeout { .. })
+    ));
+}
