@@ -6,6 +6,8 @@ use thiserror::Error;
 pub enum AuthError {
     #[error("'{0}' is not an entity name (expected mon.ID, osd.N or client.ID; IDs use a-z, 0-9, '-' and '.')")]
     BadEntity(String),
+    #[error("bad caps: {0}")]
+    BadCaps(String),
     #[error("certificate: {0}")]
     Certificate(String),
     #[error("keyring {path}: {reason}")]

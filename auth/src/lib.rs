@@ -9,12 +9,14 @@
 //! explicitly (it moves bulk data faster than ring in our measurements).
 
 mod ca;
+pub mod caps;
 mod entity;
 mod error;
 mod keyring;
 mod tls;
 
 pub use ca::ClusterCa;
+pub use caps::{Caps, MonCap};
 pub use entity::{EntityKind, EntityName};
 pub use error::AuthError;
 pub use keyring::Credentials;

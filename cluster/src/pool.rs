@@ -1,16 +1,18 @@
 //! Pools: how many copies (or shards), how many PGs, which CRUSH rule.
 
+use rkyv::{Archive, Deserialize, Serialize};
+
 use crate::pg::mask_for;
 
 /// Replicated pools keep `size` copies; erasure-coded ones `k + m` shards
 /// whose positions matter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
 pub enum PoolKind {
     Replicated,
     Erasure { k: u32, m: u32 },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
 pub struct Pool {
     pub id: u64,
     pub name: String,
@@ -27,6 +29,9 @@ pub struct Pool {
     /// Mix the pool id into the CRUSH input, so pools' PGs do not overlap
     /// (Ceph's default since Luminous).
     pub hashpspool: bool,
+    /// The erasure-code profile an erasure pool was made with (empty for
+    /// replicated pools).
+    pub ec_profile: String,
 }
 
 impl Pool {
@@ -42,6 +47,7 @@ impl Pool {
             pgp_num: pg_num,
             crush_rule: 0,
             hashpspool: true,
+            ec_profile: String::new(),
         }
     }
 
@@ -57,6 +63,7 @@ impl Pool {
             pgp_num: pg_num,
             crush_rule,
             hashpspool: true,
+            ec_profile: String::new(),
         }
     }
 

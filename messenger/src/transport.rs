@@ -10,7 +10,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use auth::{peer_entity, server_name, Credentials, EntityName};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
@@ -79,6 +79,28 @@ pub struct Messenger {
     handler: Arc<dyn Handler>,
     limits: Limits,
     filter: RwLock<Option<Filter>>,
+    /// Peers whose last connection attempt failed: when to try again, and
+    /// the delay that was used (doubling to a cap).
+    backoff: std::sync::Mutex<HashMap<SocketAddr, (Instant, Duration)>>,
+}
+
+/// First and largest delay between connection attempts to a peer that
+/// could not be reached.
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Keepalives every second and a 5 s idle timeout: a peer that vanished
+/// (killed, unplugged) is noticed within seconds and its connection
+/// replaced, while a quiet but live one keeps its connection.
+fn transport_config() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(Duration::from_secs(1)));
+    t.max_idle_timeout(Some(
+        Duration::from_secs(5)
+            .try_into()
+            .expect("5 s is a valid idle timeout"),
+    ));
+    Arc::new(t)
 }
 
 type Incoming = Arc<std::sync::Mutex<HashMap<EntityName, quinn::Connection>>>;
@@ -100,10 +122,13 @@ impl Messenger {
             .map_err(|e| bind_err(e.to_string()))?;
         let client_tls = QuicClientConfig::try_from(creds.client_config()?)
             .map_err(|e| bind_err(e.to_string()))?;
-        let server = quinn::ServerConfig::with_crypto(Arc::new(server_tls));
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_tls));
+        server.transport_config(transport_config());
         let mut endpoint =
             quinn::Endpoint::server(server, addr).map_err(|e| bind_err(e.to_string()))?;
-        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(client_tls)));
+        let mut client = quinn::ClientConfig::new(Arc::new(client_tls));
+        client.transport_config(transport_config());
+        endpoint.set_default_client_config(client);
         let incoming: Incoming = Default::default();
         let m = Arc::new(Messenger {
             endpoint: endpoint.clone(),
@@ -112,6 +137,7 @@ impl Messenger {
             handler: handler.clone(),
             limits,
             filter: RwLock::new(None),
+            backoff: Default::default(),
         });
         tokio::spawn(async move {
             while let Some(connecting) = endpoint.accept().await {
@@ -154,11 +180,40 @@ impl Messenger {
             peer: name.clone(),
             reason: e,
         };
-        let connecting = self
-            .endpoint
-            .connect(peer, &server_name(entity).to_str())
-            .map_err(|e| connect_err(e.to_string()))?;
-        let c = connecting.await.map_err(|e| connect_err(e.to_string()))?;
+        let wait = self
+            .backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&peer)
+            .map(|(at, _)| at.saturating_duration_since(Instant::now()));
+        if let Some(w) = wait.filter(|w| !w.is_zero()) {
+            tokio::time::sleep(w).await;
+        }
+        let attempt = async {
+            let connecting = self
+                .endpoint
+                .connect(peer, &server_name(entity).to_str())
+                .map_err(|e| e.to_string())?;
+            connecting.await.map_err(|e| e.to_string())
+        };
+        let c = match attempt.await {
+            Ok(c) => {
+                self.backoff
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&peer);
+                c
+            }
+            Err(e) => {
+                let mut b = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
+                let delay = b
+                    .get(&peer)
+                    .map_or(BACKOFF_MIN, |(_, d)| (*d * 2).min(BACKOFF_MAX));
+                b.insert(peer, (Instant::now() + delay, delay));
+                crate::metrics::connect_failed();
+                return Err(connect_err(e));
+            }
+        };
         let mut conns = self.conns.lock().await;
         if let Some(existing) = conns.get(&peer).filter(|c| live(c)) {
             // Another request connected meanwhile: use one connection.
@@ -174,6 +229,27 @@ impl Messenger {
         ));
         conns.insert(peer, c.clone());
         Ok(c)
+    }
+
+    /// Makes sure a connection to `entity` at `peer` is open, waiting at
+    /// most `timeout` for the handshake: lets a caller hunting for a live
+    /// peer give up on a dead one quickly, apart from the request's own
+    /// (longer) timeout.
+    pub async fn connect(
+        &self,
+        peer: SocketAddr,
+        entity: &EntityName,
+        timeout: Duration,
+    ) -> Result<(), MessengerError> {
+        tokio::time::timeout(timeout, self.connection(peer, entity))
+            .await
+            .unwrap_or_else(|_| {
+                Err(MessengerError::Timeout {
+                    peer: format!("{entity} at {peer}"),
+                    after: timeout,
+                })
+            })
+            .map(|_| ())
     }
 
     /// Sends a request to `entity` at `peer` and waits for its reply.
@@ -280,6 +356,7 @@ async fn write_message(send: &mut quinn::SendStream, msg: &Message) -> Result<()
     for part in [&head[..], &msg.body, &msg.data] {
         send.write_all(part).await.map_err(|e| e.to_string())?;
     }
+    crate::metrics::sent(HEADER_LEN + msg.body.len() + msg.data.len());
     send.finish().map_err(|e| e.to_string())
 }
 
@@ -297,13 +374,18 @@ async fn serve_oneway(
                 Ok(Some(message)) => {
                     let _ = handler.handle(Request { from, message }).await;
                 }
-                Err(ReadError::Frame(e)) => {
-                    conn.close(CLOSE_PROTOCOL.into(), format!("bad frame: {e}").as_bytes())
-                }
+                Err(ReadError::Frame(e)) => reject(&conn, &from, e),
                 Ok(None) | Err(ReadError::Stream(_)) => {}
             }
         });
     }
+}
+
+/// Closes the connection of a peer that broke the protocol, saying why.
+fn reject(conn: &quinn::Connection, from: &EntityName, e: FrameError) {
+    crate::metrics::bad_frame();
+    tracing::warn!(peer = %from, addr = %conn.remote_address(), "closing connection: bad frame: {e}");
+    conn.close(CLOSE_PROTOCOL.into(), format!("bad frame: {e}").as_bytes());
 }
 
 enum ReadError {
@@ -335,6 +417,7 @@ async fn read_message(
             .map_err(|e| ReadError::Stream(e.to_string()))?;
     }
     crate::frame::verify_parts(&head, &header, &body, &data).map_err(ReadError::Frame)?;
+    crate::metrics::received(HEADER_LEN + body.len() + data.len());
     Ok(Some(Message {
         msg_type: header.msg_type,
         body,
@@ -356,6 +439,8 @@ async fn serve_connection(
     let from = match from {
         Ok(f) => f,
         Err(reason) => {
+            crate::metrics::bad_frame();
+            tracing::warn!(addr = %conn.remote_address(), "closing connection: {reason}");
             conn.close(CLOSE_PROTOCOL.into(), reason.as_bytes());
             return;
         }
@@ -381,9 +466,7 @@ async fn serve_connection(
                 }
                 Ok(None) => {}
                 // A peer that sends bad frames loses its connection.
-                Err(ReadError::Frame(e)) => {
-                    conn.close(CLOSE_PROTOCOL.into(), format!("bad frame: {e}").as_bytes())
-                }
+                Err(ReadError::Frame(e)) => reject(&conn, &from, e),
                 Err(ReadError::Stream(_)) => {}
             }
         });

@@ -1,0 +1,393 @@
+//! Text and JSON renderings of what the monitors answer. JSON uses Ceph's
+//! field names where Ceph has the field.
+
+use client::ClientError;
+use cluster::msg::mon::ClusterView;
+use cluster::msg::RemoteError;
+use cluster::{OsdMap, PoolKind};
+use serde_json::{json, Value};
+
+use crate::Format;
+
+pub fn json(v: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("JSON values print")
+    );
+}
+
+fn checks_json(v: &ClusterView, detail: bool) -> Value {
+    let mut checks = serde_json::Map::new();
+    for h in &v.health {
+        let mut c = json!({
+            "severity": h.severity,
+            "summary": {"message": h.summary},
+        });
+        if detail {
+            c["detail"] = json!(h
+                .detail
+                .iter()
+                .map(|d| json!({"message": d}))
+                .collect::<Vec<_>>());
+        }
+        checks.insert(h.code.clone(), c);
+    }
+    json!({"status": v.health_status(), "checks": checks})
+}
+
+fn quorum_ranks(v: &ClusterView) -> Vec<usize> {
+    v.quorum.iter().filter_map(|n| v.monmap.rank(n)).collect()
+}
+
+fn num_pgs(v: &ClusterView) -> u32 {
+    v.pgs_by_state.iter().map(|(_, n)| n).sum()
+}
+
+pub fn status(v: &ClusterView, fmt: Format) {
+    let m = &v.osdmap;
+    if fmt == Format::Json {
+        json(&json!({
+            "fsid": m.fsid,
+            "health": checks_json(v, false),
+            "election_epoch": v.raft_term,
+            "quorum": quorum_ranks(v),
+            "quorum_names": v.quorum,
+            "quorum_leader_name": v.leader,
+            "monmap": {"epoch": v.monmap.epoch, "num_mons": v.monmap.mons.len()},
+            "osdmap": {
+                "epoch": m.epoch,
+                "num_osds": m.osds.len(),
+                "num_up_osds": m.num_up(),
+                "num_in_osds": m.num_in(),
+                "num_pools": m.pools.len(),
+            },
+            "pgmap": {
+                "num_pgs": num_pgs(v),
+                "num_pools": m.pools.len(),
+                "pgs_by_state": v.pgs_by_state.iter()
+                    .map(|(s, n)| json!({"state_name": s, "count": n})).collect::<Vec<_>>(),
+            },
+        }));
+        return;
+    }
+    println!("  cluster:");
+    println!("    id:     {}", m.fsid);
+    println!("    health: {}", v.health_status());
+    for h in &v.health {
+        println!("            {}", h.summary);
+    }
+    println!();
+    println!("  services:");
+    println!(
+        "    mon: {} daemons, quorum {} (leader {}, term {})",
+        v.monmap.mons.len(),
+        v.quorum.join(","),
+        v.leader.as_deref().unwrap_or("none"),
+        v.raft_term
+    );
+    println!(
+        "    osd: {} osds: {} up, {} in; epoch e{}",
+        m.osds.len(),
+        m.num_up(),
+        m.num_in(),
+        m.epoch
+    );
+    println!();
+    println!("  data:");
+    println!("    pools:   {} pools, {} pgs", m.pools.len(), num_pgs(v));
+    if !v.pgs_by_state.is_empty() {
+        let states: Vec<String> = v
+            .pgs_by_state
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
+        println!("    pgs:     {}", states.join(", "));
+    }
+}
+
+pub fn health(v: &ClusterView, detail: bool, fmt: Format) {
+    if fmt == Format::Json {
+        json(&checks_json(v, detail));
+        return;
+    }
+    let summary: Vec<&str> = v.health.iter().map(|h| h.summary.as_str()).collect();
+    if summary.is_empty() {
+        println!("{}", v.health_status());
+    } else {
+        println!("{} {}", v.health_status(), summary.join("; "));
+    }
+    if detail {
+        for h in &v.health {
+            println!("[{}] {}: {}", &h.severity[7..], h.code, h.summary);
+            for d in &h.detail {
+                println!("    {d}");
+            }
+        }
+    }
+}
+
+pub fn quorum_status(v: &ClusterView, fmt: Format) {
+    let mons: Vec<Value> = v
+        .monmap
+        .mons
+        .iter()
+        .enumerate()
+        .map(|(r, m)| json!({"rank": r, "name": m.name, "addr": m.addr}))
+        .collect();
+    let out = json!({
+        "election_epoch": v.raft_term,
+        "quorum": quorum_ranks(v),
+        "quorum_names": v.quorum,
+        "quorum_leader_name": v.leader,
+        "monmap": {"epoch": v.monmap.epoch, "fsid": v.monmap.fsid, "mons": mons},
+    });
+    if fmt == Format::Json {
+        json(&out);
+    } else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).expect("JSON values print")
+        );
+    }
+}
+
+pub fn mon_stat(v: &ClusterView, fmt: Format) {
+    if fmt == Format::Json {
+        quorum_status(v, fmt);
+        return;
+    }
+    let addrs: Vec<String> = v
+        .monmap
+        .mons
+        .iter()
+        .map(|m| format!("{}={}", m.name, m.addr))
+        .collect();
+    let leader_rank = v.leader.as_deref().and_then(|l| v.monmap.rank(l));
+    println!(
+        "e{}: {} mons at {{{}}}, election epoch {}, leader {} {}, quorum {} {}",
+        v.monmap.epoch,
+        v.monmap.mons.len(),
+        addrs.join(","),
+        v.raft_term,
+        leader_rank.map_or("-".to_string(), |r| r.to_string()),
+        v.leader.as_deref().unwrap_or("none"),
+        quorum_ranks(v)
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        v.quorum.join(",")
+    );
+}
+
+fn pool_type(k: PoolKind) -> (u32, &'static str) {
+    match k {
+        PoolKind::Replicated => (1, "replicated"),
+        PoolKind::Erasure { .. } => (3, "erasure"),
+    }
+}
+
+fn rule_name(m: &OsdMap, id: u32) -> String {
+    m.crush()
+        .ok()
+        .and_then(|c| c.rule(id).map(|r| r.name.clone()))
+        .unwrap_or_else(|| id.to_string())
+}
+
+pub fn osd_dump(m: &OsdMap, fmt: Format) {
+    let flags: Vec<&str> = m.flags.iter().map(String::as_str).collect();
+    if fmt == Format::Json {
+        let pools: Vec<Value> = m
+            .pools
+            .values()
+            .map(|p| {
+                json!({
+                    "pool": p.id, "pool_name": p.name, "type": pool_type(p.kind).0,
+                    "size": p.size, "min_size": p.min_size, "pg_num": p.pg_num,
+                    "pg_placement_num": p.pgp_num, "crush_rule": p.crush_rule,
+                    "erasure_code_profile": p.ec_profile,
+                })
+            })
+            .collect();
+        let osds: Vec<Value> = m
+            .osds
+            .values()
+            .map(|o| {
+                json!({
+                    "osd": o.id, "uuid": o.uuid, "up": o.up as u8, "in": o.is_in() as u8,
+                    "weight": f64::from(o.reweight) / 65536.0, "up_from": o.up_from,
+                    "public_addr": o.addr,
+                })
+            })
+            .collect();
+        json(&json!({
+            "epoch": m.epoch, "fsid": m.fsid, "flags": flags.join(","),
+            "pool_max": m.pool_max, "max_osd": m.osds.keys().next_back().map_or(0, |x| x + 1),
+            "pools": pools, "osds": osds,
+        }));
+        return;
+    }
+    println!("epoch {}", m.epoch);
+    println!("fsid {}", m.fsid);
+    println!("flags {}", flags.join(","));
+    println!("pool_max {}", m.pool_max);
+    println!();
+    for p in m.pools.values() {
+        pool_line(m, p);
+    }
+    println!();
+    for o in m.osds.values() {
+        println!(
+            "osd.{} {} {} weight {:.5} up_from {} {} {}",
+            o.id,
+            if o.up { "up  " } else { "down" },
+            if o.is_in() { "in " } else { "out" },
+            f64::from(o.reweight) / 65536.0,
+            o.up_from,
+            if o.addr.is_empty() { "-" } else { &o.addr },
+            o.uuid
+        );
+    }
+}
+
+fn pool_line(m: &OsdMap, p: &cluster::Pool) {
+    let profile = if p.ec_profile.is_empty() {
+        String::new()
+    } else {
+        format!(" erasure_code_profile {}", p.ec_profile)
+    };
+    println!(
+        "pool {} '{}' {} size {} min_size {} crush_rule {} ({}) pg_num {} pgp_num {}{}",
+        p.id,
+        p.name,
+        pool_type(p.kind).1,
+        p.size,
+        p.min_size,
+        p.crush_rule,
+        rule_name(m, p.crush_rule),
+        p.pg_num,
+        p.pgp_num,
+        profile
+    );
+}
+
+pub fn pool_ls(m: &OsdMap, detail: bool, fmt: Format) {
+    if fmt == Format::Json {
+        if detail {
+            osd_dump_pools(m);
+        } else {
+            json(&json!(m
+                .pools
+                .values()
+                .map(|p| &p.name)
+                .collect::<Vec<_>>()));
+        }
+        return;
+    }
+    for p in m.pools.values() {
+        if detail {
+            pool_line(m, p);
+        } else {
+            println!("{}", p.name);
+        }
+    }
+}
+
+fn osd_dump_pools(m: &OsdMap) {
+    let v: Vec<Value> = m
+        .pools
+        .values()
+        .map(|p| {
+            json!({"pool_id": p.id, "pool_name": p.name, "type": pool_type(p.kind).1, "size": p.size,
+                   "min_size": p.min_size, "pg_num": p.pg_num, "pg_placement_num": p.pgp_num,
+                   "crush_rule": p.crush_rule, "erasure_code_profile": p.ec_profile})
+        })
+        .collect();
+    json(&json!(v));
+}
+
+pub fn pool_get(m: &OsdMap, name: &str, key: &str, fmt: Format) -> Result<(), ClientError> {
+    let p = m.pool_by_name(name).ok_or_else(|| {
+        ClientError::Remote(RemoteError::not_found(format!(
+            "pool '{name}' does not exist"
+        )))
+    })?;
+    let value: Value = match key {
+        "size" => json!(p.size),
+        "min_size" => json!(p.min_size),
+        "pg_num" => json!(p.pg_num),
+        "pgp_num" => json!(p.pgp_num),
+        "crush_rule" => json!(rule_name(m, p.crush_rule)),
+        "erasure_code_profile" => json!(p.ec_profile),
+        other => {
+            return Err(ClientError::Remote(RemoteError::invalid(format!(
+                "pool '{name}': unknown key '{other}' (size, min_size, pg_num, pgp_num, crush_rule, erasure_code_profile)"
+            ))))
+        }
+    };
+    if fmt == Format::Json {
+        let mut o = serde_json::Map::new();
+        o.insert("pool".into(), json!(p.name));
+        o.insert("pool_id".into(), json!(p.id));
+        o.insert(key.into(), value);
+        json(&Value::Object(o));
+    } else {
+        let shown = match &value {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        println!("{key}: {shown}");
+    }
+    Ok(())
+}
+
+fn crush_of(m: &OsdMap) -> Result<crush::CrushMap, ClientError> {
+    m.crush().map_err(|e| ClientError::Protocol {
+        from: "monitor".into(),
+        what: format!("the CRUSH map does not parse: {e}"),
+    })
+}
+
+pub fn rule_ls(m: &OsdMap, fmt: Format) -> Result<(), ClientError> {
+    let c = crush_of(m)?;
+    let names: Vec<&str> = c.rules().map(|r| r.name.as_str()).collect();
+    if fmt == Format::Json {
+        json(&json!(names));
+    } else {
+        for n in names {
+            println!("{n}");
+        }
+    }
+    Ok(())
+}
+
+/// Rules as JSON: id, name, type, and the steps in the text form's words.
+pub fn rule_dump(m: &OsdMap, name: Option<&str>, _fmt: Format) -> Result<(), ClientError> {
+    let c = crush_of(m)?;
+    let text = crush::text::print(&c);
+    let mut out = Vec::new();
+    for r in c.rules() {
+        if name.is_some_and(|n| n != r.name) {
+            continue;
+        }
+        let header = format!("rule {} {{", r.name);
+        let steps: Vec<String> = text
+            .lines()
+            .skip_while(|l| *l != header)
+            .take_while(|l| *l != "}")
+            .filter_map(|l| l.trim().strip_prefix("step ").map(str::to_string))
+            .collect();
+        out.push(json!({"rule_id": r.id, "rule_name": r.name, "type": r.rule_type.name(), "steps": steps}));
+    }
+    if let Some(n) = name {
+        if out.is_empty() {
+            return Err(ClientError::Remote(RemoteError::not_found(format!(
+                "rule {n} does not exist"
+            ))));
+        }
+        json(&out[0]);
+    } else {
+        json(&json!(out));
+    }
+    Ok(())
+}

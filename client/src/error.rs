@@ -1,0 +1,41 @@
+//! The crate's one error type.
+
+use cluster::msg::{ErrorCode, RemoteError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The cluster answered with an error.
+    #[error("{0}")]
+    Remote(RemoteError),
+    #[error("no monitor answered within {secs:.0}s (tried {tried}): {last}")]
+    NoMonitor {
+        secs: f64,
+        tried: String,
+        last: String,
+    },
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Messenger(#[from] messenger::MessengerError),
+    #[error("unexpected reply from {from}: {what}")]
+    Protocol { from: String, what: String },
+}
+
+impl ClientError {
+    /// The errno a CLI exits with (Ceph's tools exit with the error's errno).
+    pub fn errno(&self) -> i32 {
+        match self {
+            ClientError::Remote(r) => r.code.errno(),
+            ClientError::NoMonitor { .. } => ErrorCode::Timeout.errno(),
+            ClientError::Config(_) => ErrorCode::Invalid.errno(),
+            ClientError::Messenger(_) | ClientError::Protocol { .. } => ErrorCode::Io.errno(),
+        }
+    }
+
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Remote(r) => Some(r.code),
+            _ => None,
+        }
+    }
+}

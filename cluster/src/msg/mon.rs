@@ -1,0 +1,256 @@
+//! The monitor protocol: what OSDs, clients and the admin CLI ask a
+//! monitor, and what it answers. Any monitor accepts any request; one
+//! that changes the maps is forwarded to the Raft leader.
+
+use rkyv::{Archive, Deserialize, Serialize};
+
+use super::error::RemoteError;
+use crate::monmap::MonMap;
+use crate::osdmap::{Incremental, OsdMap};
+
+#[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
+pub enum MonRequest {
+    /// A change to the cluster maps or auth (needs write capability).
+    Command(MonCommand),
+    /// The cluster as the monitors see it: maps, quorum, health.
+    Status,
+    /// Every auth entity with its capabilities.
+    AuthList,
+    /// One entity's keyring (`auth get`).
+    AuthGet { entity: String },
+    /// Maps newer than `have` (0: a full map), then pushes of every new
+    /// epoch while the connection lasts.
+    Subscribe { have: u32 },
+    /// An OSD saying it is alive, at the map epoch it has.
+    Beacon { osd: u32, epoch: u32 },
+    /// An OSD reporting that a peer stopped answering heartbeats
+    /// (`failed_for_ms` ago), or, with `failed_for_ms == 0`, that it
+    /// answers again.
+    Failure {
+        target: u32,
+        reporter: u32,
+        failed_for_ms: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
+pub enum MonCommand {
+    /// Allocates an OSD id for a new disk (`osd new`), idempotent per uuid.
+    OsdNew {
+        uuid: String,
+    },
+    /// An OSD starting: marks it up, records its address, and places it in
+    /// CRUSH under `host` with `weight` (16.16) if it is not placed yet.
+    OsdBoot {
+        id: u32,
+        uuid: String,
+        addr: String,
+        host: String,
+        weight: u32,
+    },
+    OsdOut {
+        ids: Vec<u32>,
+    },
+    OsdIn {
+        ids: Vec<u32>,
+    },
+    OsdDown {
+        ids: Vec<u32>,
+    },
+    OsdRm {
+        ids: Vec<u32>,
+    },
+    SetFlag {
+        flag: String,
+        on: bool,
+    },
+    CrushAddBucket {
+        name: String,
+        bucket_type: String,
+    },
+    CrushMove {
+        name: String,
+        location: Vec<(String, String)>,
+    },
+    CrushReweight {
+        name: String,
+        weight: u32,
+    },
+    CrushRm {
+        name: String,
+    },
+    CrushSetDeviceClass {
+        class: String,
+        items: Vec<String>,
+    },
+    CrushRuleCreateReplicated {
+        name: String,
+        root: String,
+        failure_domain: String,
+        class: Option<String>,
+    },
+    CrushRuleCreateErasure {
+        name: String,
+        profile: String,
+    },
+    CrushRuleRm {
+        name: String,
+    },
+    SetCrushMap {
+        text: String,
+    },
+    EcProfileSet {
+        name: String,
+        params: Vec<(String, String)>,
+        force: bool,
+    },
+    EcProfileRm {
+        name: String,
+    },
+    PoolCreate {
+        name: String,
+        pg_num: u32,
+        /// `None` for a replicated pool.
+        erasure_profile: Option<String>,
+        crush_rule: Option<String>,
+    },
+    PoolSet {
+        name: String,
+        key: String,
+        value: String,
+    },
+    PoolRm {
+        name: String,
+        confirm: String,
+        really: bool,
+    },
+    AuthGetOrCreate {
+        entity: String,
+        caps: String,
+    },
+    AuthRm {
+        entity: String,
+    },
+}
+
+impl MonCommand {
+    /// Commands that only manage identities need full (`allow *`) monitor
+    /// capabilities; the rest need write.
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self,
+            MonCommand::AuthGetOrCreate { .. } | MonCommand::AuthRm { .. }
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
+pub enum MonReply {
+    Done(Done),
+    Error(RemoteError),
+    Status(Box<ClusterView>),
+    Auth(Vec<AuthInfo>),
+    Maps(MapUpdate),
+}
+
+/// A command's result.
+#[derive(Clone, Debug, Default, PartialEq, Archive, Serialize, Deserialize)]
+pub struct Done {
+    /// What happened, for people (`pool 'x' created`).
+    pub message: String,
+    /// The OSD id `OsdNew` allocated.
+    pub osd_id: Option<u32>,
+    /// A keyring (`auth get-or-create`, `auth get`, `OsdNew`).
+    pub keyring: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
+pub struct AuthInfo {
+    pub entity: String,
+    pub caps: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
+pub struct HealthCheck {
+    /// Ceph's code: MON_DOWN, OSD_DOWN, OSDMAP_FLAGS, ...
+    pub code: String,
+    /// HEALTH_WARN or HEALTH_ERR.
+    pub severity: String,
+    pub summary: String,
+    pub detail: Vec<String>,
+}
+
+/// The cluster as one monitor sees it.
+#[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
+pub struct ClusterView {
+    pub monmap: MonMap,
+    pub osdmap: OsdMap,
+    /// Monitors in the quorum (by name), and its leader.
+    pub quorum: Vec<String>,
+    pub leader: Option<String>,
+    /// Which monitor answered.
+    pub answered_by: String,
+    pub raft_term: u64,
+    pub commit_index: u64,
+    pub health: Vec<HealthCheck>,
+    /// PG states as the monitors know them: (state name, count).
+    pub pgs_by_state: Vec<(String, u32)>,
+}
+
+impl ClusterView {
+    /// HEALTH_OK, HEALTH_WARN or HEALTH_ERR: the worst check.
+    pub fn health_status(&self) -> &'static str {
+        if self.health.iter().any(|h| h.severity == "HEALTH_ERR") {
+            "HEALTH_ERR"
+        } else if self.health.is_empty() {
+            "HEALTH_OK"
+        } else {
+            "HEALTH_WARN"
+        }
+    }
+}
+
+/// Maps for a subscriber: a full map when it has none or is too far
+/// behind, then incrementals in order.
+#[derive(Clone, Debug, Default, PartialEq, Archive, Serialize, Deserialize)]
+pub struct MapUpdate {
+    pub monmap: MonMap,
+    pub full: Option<OsdMap>,
+    pub incrementals: Vec<Incremental>,
+}
+
+impl MapUpdate {
+    /// The epoch a holder of `have` reaches by applying this update.
+    pub fn apply_to(&self, map: &mut Option<OsdMap>) -> Result<(), String> {
+        if let Some(full) = &self.full {
+            if map.as_ref().is_none_or(|m| m.epoch < full.epoch) {
+                *map = Some(full.clone());
+            }
+        }
+        if let Some(m) = map.as_mut() {
+            for inc in &self.incrementals {
+                if inc.epoch <= m.epoch {
+                    continue;
+                }
+                m.apply(inc)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A request a monitor forwards to the leader on behalf of `from`, whose
+/// capabilities the forwarding monitor already checked.
+#[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
+pub struct Forwarded {
+    pub from: String,
+    pub request: MonRequest,
+}
+
+/// OSD-to-OSD heartbeat.
+#[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
+pub struct Ping {
+    pub from: u32,
+    pub epoch: u32,
+    pub stamp_ms: u64,
+}

@@ -1,0 +1,313 @@
+//! The OSDMap: the epoch-numbered description of every OSD (address,
+//! up/down, in/out), every pool, the CRUSH map and the erasure-code
+//! profiles. The monitors own it; OSDs and clients hold a copy and follow
+//! it by incrementals ([`Incremental`]): the differences between one
+//! epoch and the next.
+//!
+//! The CRUSH map travels as its canonical text. Everyone (monitor, OSD,
+//! client) places data with `crush::text::parse` of that same text, so a
+//! placement is the same everywhere; the monitor stores every edit as
+//! the text of the edited map, which makes the text the map.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crush::CrushMap;
+use rkyv::{Archive, Deserialize, Serialize};
+
+use crate::placement::OsdStates;
+use crate::pool::Pool;
+
+/// In/out reweight meaning "fully in" (16.16 fixed point).
+pub const REWEIGHT_IN: u32 = 0x10000;
+
+/// Flags an operator can set on the map (`osd set FLAG`).
+pub const KNOWN_FLAGS: &[&str] = &[
+    "noout",
+    "noin",
+    "noup",
+    "nodown",
+    "pause",
+    "noscrub",
+    "nodeep-scrub",
+    "norecover",
+    "nobackfill",
+    "norebalance",
+];
+
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct OsdInfo {
+    pub id: u32,
+    /// Chosen by the OSD at mkfs; ties the id to its disk.
+    pub uuid: String,
+    /// Where its messenger listens (empty until first boot).
+    pub addr: String,
+    pub hostname: String,
+    pub up: bool,
+    /// In/out reweight, 16.16; 0 is out.
+    pub reweight: u32,
+    /// Epoch at which it last came up.
+    pub up_from: u32,
+    /// When (ms since the epoch, monitor's clock) it was marked down; 0 if up
+    /// or never booted. Drives the down -> out timer.
+    pub down_since_ms: u64,
+    /// Set when an operator marked it out (auto-in on boot then does not apply).
+    pub out_by_operator: bool,
+}
+
+impl OsdInfo {
+    pub fn is_in(&self) -> bool {
+        self.reweight > 0
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct OsdMap {
+    pub epoch: u32,
+    pub fsid: String,
+    pub created_ms: u64,
+    pub modified_ms: u64,
+    pub flags: BTreeSet<String>,
+    pub osds: BTreeMap<u32, OsdInfo>,
+    pub pools: BTreeMap<u64, Pool>,
+    /// Highest pool id ever used (ids are not reused).
+    pub pool_max: u64,
+    /// Canonical text of the CRUSH map.
+    pub crush_text: String,
+    pub ec_profiles: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The change from epoch `epoch - 1` to `epoch`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct Incremental {
+    pub epoch: u32,
+    pub modified_ms: u64,
+    pub osds_set: Vec<OsdInfo>,
+    pub osds_removed: Vec<u32>,
+    pub pools_set: Vec<Pool>,
+    pub pools_removed: Vec<u64>,
+    pub pool_max: u64,
+    pub crush_text: Option<String>,
+    pub flags: Option<Vec<String>>,
+    pub ec_set: Vec<(String, BTreeMap<String, String>)>,
+    pub ec_removed: Vec<String>,
+}
+
+impl OsdMap {
+    pub fn crush(&self) -> Result<CrushMap, crush::CrushError> {
+        crush::text::parse(&self.crush_text)
+    }
+
+    pub fn pool_by_name(&self, name: &str) -> Option<&Pool> {
+        self.pools.values().find(|p| p.name == name)
+    }
+
+    pub fn is_up(&self, osd: u32) -> bool {
+        self.osds.get(&osd).is_some_and(|o| o.up)
+    }
+
+    pub fn num_up(&self) -> usize {
+        self.osds.values().filter(|o| o.up).count()
+    }
+
+    pub fn num_in(&self) -> usize {
+        self.osds.values().filter(|o| o.is_in()).count()
+    }
+
+    /// What placement needs, indexed by OSD id.
+    pub fn osd_states(&self) -> OsdStates {
+        let n = self.osds.keys().next_back().map_or(0, |m| *m as usize + 1);
+        let mut s = OsdStates {
+            exists: vec![false; n],
+            up: vec![false; n],
+            weight: vec![0; n],
+        };
+        for (id, o) in &self.osds {
+            let i = *id as usize;
+            s.exists[i] = true;
+            s.up[i] = o.up;
+            s.weight[i] = o.reweight;
+        }
+        s
+    }
+
+    /// The incremental that turns `self` into `next` (whose epoch is one more).
+    pub fn diff(&self, next: &OsdMap) -> Incremental {
+        let osds_set = next
+            .osds
+            .values()
+            .filter(|o| self.osds.get(&o.id) != Some(o))
+            .cloned()
+            .collect();
+        let osds_removed = self
+            .osds
+            .keys()
+            .filter(|id| !next.osds.contains_key(id))
+            .copied()
+            .collect();
+        let pools_set = next
+            .pools
+            .values()
+            .filter(|p| self.pools.get(&p.id) != Some(p))
+            .cloned()
+            .collect();
+        let pools_removed = self
+            .pools
+            .keys()
+            .filter(|id| !next.pools.contains_key(id))
+            .copied()
+            .collect();
+        let ec_set = next
+            .ec_profiles
+            .iter()
+            .filter(|(k, v)| self.ec_profiles.get(*k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let ec_removed = self
+            .ec_profiles
+            .keys()
+            .filter(|k| !next.ec_profiles.contains_key(*k))
+            .cloned()
+            .collect();
+        Incremental {
+            epoch: next.epoch,
+            modified_ms: next.modified_ms,
+            osds_set,
+            osds_removed,
+            pools_set,
+            pools_removed,
+            pool_max: next.pool_max,
+            crush_text: (self.crush_text != next.crush_text).then(|| next.crush_text.clone()),
+            flags: (self.flags != next.flags).then(|| next.flags.iter().cloned().collect()),
+            ec_set,
+            ec_removed,
+        }
+    }
+
+    /// Applies the incremental for the next epoch.
+    pub fn apply(&mut self, inc: &Incremental) -> Result<(), String> {
+        if inc.epoch != self.epoch + 1 {
+            return Err(format!(
+                "incremental for epoch {} does not follow epoch {}",
+                inc.epoch, self.epoch
+            ));
+        }
+        self.epoch = inc.epoch;
+        self.modified_ms = inc.modified_ms;
+        for o in &inc.osds_set {
+            self.osds.insert(o.id, o.clone());
+        }
+        for id in &inc.osds_removed {
+            self.osds.remove(id);
+        }
+        for p in &inc.pools_set {
+            self.pools.insert(p.id, p.clone());
+        }
+        for id in &inc.pools_removed {
+            self.pools.remove(id);
+        }
+        self.pool_max = inc.pool_max;
+        if let Some(t) = &inc.crush_text {
+            self.crush_text = t.clone();
+        }
+        if let Some(f) = &inc.flags {
+            self.flags = f.iter().cloned().collect();
+        }
+        for (k, v) in &inc.ec_set {
+            self.ec_profiles.insert(k.clone(), v.clone());
+        }
+        for k in &inc.ec_removed {
+            self.ec_profiles.remove(k);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn osd(id: u32, up: bool, reweight: u32) -> OsdInfo {
+        OsdInfo {
+            id,
+            uuid: format!("u{id}"),
+            addr: format!("127.0.0.1:{}", 6800 + id),
+            hostname: "h".into(),
+            up,
+            reweight,
+            up_from: 1,
+            down_since_ms: 0,
+            out_by_operator: false,
+        }
+    }
+
+    fn map_from(seed: &[(u32, bool, bool)], pools: &[(u64, u32)], flags: &[&str]) -> OsdMap {
+        let mut m = OsdMap {
+            epoch: 5,
+            fsid: "f".into(),
+            crush_text: format!("# {}", seed.len()),
+            ..Default::default()
+        };
+        for (id, up, inn) in seed {
+            m.osds
+                .insert(*id, osd(*id, *up, if *inn { REWEIGHT_IN } else { 0 }));
+        }
+        for (id, pg) in pools {
+            m.pools
+                .insert(*id, Pool::replicated(*id, &format!("p{id}"), *pg));
+            m.pool_max = m.pool_max.max(*id);
+        }
+        m.flags = flags.iter().map(|s| s.to_string()).collect();
+        m
+    }
+
+    proptest! {
+        #[test]
+        fn applying_the_diff_gives_the_next_map(
+            a in proptest::collection::vec((0u32..8, any::<bool>(), any::<bool>()), 0..8),
+            b in proptest::collection::vec((0u32..8, any::<bool>(), any::<bool>()), 0..8),
+            pa in proptest::collection::vec((1u64..5, 1u32..64), 0..4),
+            pb in proptest::collection::vec((1u64..5, 1u32..64), 0..4),
+            fa in any::<bool>(), fb in any::<bool>(),
+        ) {
+            let old = map_from(&a, &pa, if fa { &["noout"] } else { &[] });
+            let mut new = map_from(&b, &pb, if fb { &["noout", "noup"] } else { &[] });
+            new.epoch = old.epoch + 1;
+            new.modified_ms = 77;
+            let inc = old.diff(&new);
+            let mut applied = old.clone();
+            applied.apply(&inc).unwrap();
+            prop_assert_eq!(&applied, &new);
+            // And through the wire encoding.
+            let bytes = crate::codec::encode(&inc);
+            let back: Incremental = crate::codec::decode("incremental", &bytes).unwrap();
+            prop_assert_eq!(back, inc);
+        }
+    }
+
+    #[test]
+    fn an_incremental_out_of_order_is_refused() {
+        let mut m = map_from(&[(0, true, true)], &[], &[]);
+        let inc = Incremental {
+            epoch: 9,
+            ..Default::default()
+        };
+        assert!(m
+            .apply(&inc)
+            .unwrap_err()
+            .contains("does not follow epoch 5"));
+    }
+
+    #[test]
+    fn osd_states_index_by_id() {
+        let m = map_from(
+            &[(0, true, true), (3, false, true), (2, true, false)],
+            &[],
+            &[],
+        );
+        let s = m.osd_states();
+        assert_eq!(s.exists, vec![true, false, true, true]);
+        assert_eq!(s.up, vec![true, false, true, false]);
+        assert_eq!(s.weight, vec![REWEIGHT_IN, 0, 0, REWEIGHT_IN]);
+    }
+}

@@ -1,0 +1,181 @@
+//! Every option, with its default. Names follow Ceph's where Ceph has the
+//! option; times are in seconds unless the name says otherwise.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// The cluster's id (bootstrap writes it).
+    pub fsid: String,
+    /// Monitors by name: `a: 10.0.0.1:3300`.
+    pub mon_host: BTreeMap<String, String>,
+    /// This entity's keyring (certificate and key).
+    pub keyring: Option<PathBuf>,
+    /// The cluster CA's certificate and key; monitors need them at mkfs.
+    pub ca_cert: PathBuf,
+    pub ca_key: PathBuf,
+    /// A monitor's data directory (`{id}` is replaced by the daemon's name).
+    pub mon_data: PathBuf,
+    /// An OSD's data directory.
+    pub osd_data: PathBuf,
+    /// Where an OSD's messenger listens (port 0: any free port).
+    pub public_addr: String,
+    /// HTTP address for Prometheus metrics; empty: not served.
+    pub metrics_addr: String,
+    /// `error`, `warn`, `info`, `debug` or `trace` (`RUST_LOG` wins).
+    pub log_level: String,
+
+    /// Seconds between an OSD's heartbeats to its peers.
+    pub osd_heartbeat_interval: f64,
+    /// Seconds without a heartbeat reply before a peer is reported failed.
+    pub osd_heartbeat_grace: f64,
+    /// Seconds between an OSD's beacons to the monitors.
+    pub osd_beacon_report_interval: f64,
+    /// Seconds a down OSD stays in before it is marked out (unless noout).
+    pub mon_osd_down_out_interval: f64,
+    /// Distinct OSDs that must report a peer failed before it is marked
+    /// down (fewer if fewer other OSDs are up).
+    pub mon_osd_min_down_reporters: u32,
+    /// Seconds without a beacon before the monitors mark an OSD down by
+    /// themselves.
+    pub mon_osd_report_timeout: f64,
+    /// Milliseconds between Raft heartbeats from the monitor leader.
+    pub mon_raft_heartbeat_ms: u64,
+    /// A follower that hears no leader for this long (milliseconds, with
+    /// up to as much again at random) starts an election.
+    pub mon_raft_election_timeout_ms: u64,
+    /// Incremental maps the monitors keep for subscribers.
+    pub mon_max_incrementals: u32,
+
+    /// Defaults for new pools.
+    pub osd_pool_default_size: u32,
+    /// 0: size - size / 2.
+    pub osd_pool_default_min_size: u32,
+    pub osd_pool_default_pg_num: u32,
+    /// Failure domain of the initial CRUSH rule: 1 = host, 0 = osd (a
+    /// one-machine cluster).
+    pub osd_crush_chooseleaf_type: u32,
+    /// Place an OSD in CRUSH when it starts, if it is not placed yet.
+    pub osd_crush_update_on_start: bool,
+    /// CRUSH weight of a new OSD; negative: its capacity in TiB.
+    pub osd_crush_initial_weight: f64,
+    /// The host bucket an OSD goes under; empty: the machine's hostname.
+    pub osd_crush_host: String,
+    /// Seconds a client or CLI waits for a monitor to answer.
+    pub client_mon_timeout: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            fsid: String::new(),
+            mon_host: BTreeMap::new(),
+            keyring: None,
+            ca_cert: PathBuf::from("ca.crt"),
+            ca_key: PathBuf::from("ca.key"),
+            mon_data: PathBuf::from("/var/lib/strata/mon/{id}"),
+            osd_data: PathBuf::from("/var/lib/strata/osd/{id}"),
+            public_addr: "0.0.0.0:0".into(),
+            metrics_addr: String::new(),
+            log_level: "info".into(),
+            osd_heartbeat_interval: 6.0,
+            osd_heartbeat_grace: 20.0,
+            osd_beacon_report_interval: 300.0,
+            mon_osd_down_out_interval: 600.0,
+            mon_osd_min_down_reporters: 2,
+            mon_osd_report_timeout: 900.0,
+            mon_raft_heartbeat_ms: 250,
+            mon_raft_election_timeout_ms: 1000,
+            mon_max_incrementals: 500,
+            osd_pool_default_size: 3,
+            osd_pool_default_min_size: 0,
+            osd_pool_default_pg_num: 32,
+            osd_crush_chooseleaf_type: 1,
+            osd_crush_update_on_start: true,
+            osd_crush_initial_weight: -1.0,
+            osd_crush_host: String::new(),
+            client_mon_timeout: 30.0,
+        }
+    }
+}
+
+impl Options {
+    /// Makes relative paths absolute from `dir` and puts the daemon's name
+    /// into `{id}`.
+    pub(crate) fn anchor(&mut self, dir: &Path, entity: &str) {
+        let fix = |p: &mut PathBuf| {
+            let s = p.to_string_lossy().replace("{id}", entity);
+            let q = PathBuf::from(s);
+            *p = if q.is_relative() { dir.join(q) } else { q };
+        };
+        fix(&mut self.ca_cert);
+        fix(&mut self.ca_key);
+        fix(&mut self.mon_data);
+        fix(&mut self.osd_data);
+        if let Some(k) = self.keyring.as_mut() {
+            fix(k);
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("osd_heartbeat_interval", self.osd_heartbeat_interval),
+            ("osd_heartbeat_grace", self.osd_heartbeat_grace),
+            (
+                "osd_beacon_report_interval",
+                self.osd_beacon_report_interval,
+            ),
+            ("mon_osd_report_timeout", self.mon_osd_report_timeout),
+            ("client_mon_timeout", self.client_mon_timeout),
+        ];
+        for (name, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!(
+                    "{name} must be a positive number of seconds, not {v}"
+                ));
+            }
+        }
+        if !(self.mon_osd_down_out_interval.is_finite() && self.mon_osd_down_out_interval >= 0.0) {
+            return Err("mon_osd_down_out_interval must be >= 0 seconds".into());
+        }
+        if self.osd_pool_default_size == 0 || self.osd_pool_default_size > 10 {
+            return Err("osd_pool_default_size must be 1..=10".into());
+        }
+        if self.osd_pool_default_pg_num == 0 {
+            return Err("osd_pool_default_pg_num must be at least 1".into());
+        }
+        if self.mon_raft_heartbeat_ms == 0
+            || self.mon_raft_election_timeout_ms <= self.mon_raft_heartbeat_ms
+        {
+            return Err(
+                "mon_raft_election_timeout_ms must exceed mon_raft_heartbeat_ms (> 0)".into(),
+            );
+        }
+        for (name, addr) in &self.mon_host {
+            if addr.parse::<std::net::SocketAddr>().is_err() {
+                return Err(format!("mon_host.{name}: '{addr}' is not IP:PORT"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The monitors as (name, address).
+    pub fn mons(&self) -> Vec<(String, std::net::SocketAddr)> {
+        self.mon_host
+            .iter()
+            .filter_map(|(n, a)| Some((n.clone(), a.parse().ok()?)))
+            .collect()
+    }
+
+    /// `osd_pool_default_min_size`, resolved.
+    pub fn default_min_size(&self) -> u32 {
+        match self.osd_pool_default_min_size {
+            0 => self.osd_pool_default_size - self.osd_pool_default_size / 2,
+            n => n.min(self.osd_pool_default_size),
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The monitor's clock: once a half second it refreshes its metrics and,
+//! while it leads, bootstraps the maps if they do not exist yet and runs
+//! the failure detector.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openraft::ServerState;
+
+use super::failure::{Detector, Settings};
+use super::{now_ms, Monitor};
+use crate::state::{OpKind, Seed};
+
+pub fn spawn(mon: Arc<Monitor>, seed: Seed) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen_leader = None;
+        loop {
+            tick.tick().await;
+            let m = mon.raft.metrics().borrow().clone();
+            if m.current_leader != seen_leader {
+                seen_leader = m.current_leader;
+                let name = seen_leader
+                    .and_then(|l| mon.monmap.by_rank(l))
+                    .map(|i| i.name.clone());
+                tracing::info!(
+                    term = m.current_term,
+                    "leader is now {}",
+                    name.map_or("none".into(), |n| format!("mon.{n}"))
+                );
+            }
+            crate::metrics::update(&mon, &m);
+            if m.state != ServerState::Leader {
+                *mon.detector() = None;
+                continue;
+            }
+            if !mon.shared.read(|s| s.is_bootstrapped()) {
+                if let Err(e) = mon.propose(OpKind::Bootstrap(seed.clone())).await {
+                    tracing::warn!("bootstrapping the maps: {e}");
+                }
+                continue;
+            }
+            run_detector(&mon).await;
+        }
+    });
+}
+
+async fn run_detector(mon: &Arc<Monitor>) {
+    let o = &mon.opts;
+    let settings = Settings {
+        min_reporters: o.mon_osd_min_down_reporters,
+        report_timeout: Duration::from_secs_f64(o.mon_osd_report_timeout),
+        grace: Duration::from_secs_f64(o.osd_heartbeat_grace),
+        down_out_interval: Duration::from_secs_f64(o.mon_osd_down_out_interval),
+    };
+    let map = mon.shared.read(|s| s.osdmap.clone());
+    let verdicts = {
+        let mut d = mon.detector();
+        let det = d.get_or_insert_with(|| Detector::new(&map, Instant::now()));
+        det.tick(&map, Instant::now(), now_ms(), &settings)
+    };
+    if !verdicts.down.is_empty() {
+        tracing::info!(osds = ?verdicts.down, "marking down");
+        if let Err(e) = mon.propose(OpKind::MarkDown { ids: verdicts.down }).await {
+            tracing::warn!("marking OSDs down: {e}");
+        }
+    }
+    if !verdicts.out.is_empty() {
+        tracing::info!(osds = ?verdicts.out, "marking out after mon_osd_down_out_interval");
+        if let Err(e) = mon.propose(OpKind::MarkOut { ids: verdicts.out }).await {
+            tracing::warn!("marking OSDs out: {e}");
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Pools and erasure-code profiles (`osd pool ...`,
+//! `osd erasure-code-profile ...`), with Ceph's defaults and checks.
+
+use std::collections::BTreeMap;
+
+use cluster::msg::RemoteError;
+use cluster::{Pool, PoolKind};
+
+use super::{crush_cmds, done, CmdResult, Edit, PoolDefaults};
+
+/// Most PGs one pool may have (Ceph's mon_max_pool_pg_num).
+const MAX_PG_NUM: u32 = 65536;
+
+fn check_pool_name(name: &str) -> Result<(), RemoteError> {
+    if name.is_empty() || name.len() > 128 || name.starts_with('.') {
+        return Err(RemoteError::invalid(format!(
+            "'{name}' is not a valid pool name (1-128 characters, not starting with '.')"
+        )));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(RemoteError::invalid(format!(
+            "pool name '{name}' may only contain letters, digits, '-', '_' and '.'"
+        )));
+    }
+    Ok(())
+}
+
+fn check_pg_num(pg_num: u32) -> Result<(), RemoteError> {
+    if pg_num == 0 || pg_num > MAX_PG_NUM {
+        return Err(RemoteError::invalid(format!(
+            "pg_num {pg_num} is out of range 1..={MAX_PG_NUM}"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn create(
+    e: &mut Edit<'_>,
+    name: &str,
+    pg_num: u32,
+    profile: Option<&str>,
+    rule: Option<&str>,
+    d: PoolDefaults,
+) -> CmdResult {
+    check_pool_name(name)?;
+    check_pg_num(pg_num)?;
+    if e.map.pool_by_name(name).is_some() {
+        return Err(RemoteError::exists(format!("pool '{name}' already exists")));
+    }
+    let id = e.map.pool_max + 1;
+    let pool = match profile {
+        None => {
+            let rule_name = rule.unwrap_or("replicated_rule");
+            let rule_id = find_rule(e, rule_name, crush::RuleType::Replicated)?;
+            let mut p = Pool::replicated(id, name, pg_num);
+            p.size = d.size;
+            p.min_size = d.min_size.clamp(1, d.size);
+            p.crush_rule = rule_id;
+            p
+        }
+        Some(profile) => {
+            let (k, m) = profile_km(e, profile)?;
+            let rule_id = match rule {
+                Some(r) => find_rule(e, r, crush::RuleType::Erasure)?,
+                None => crush_cmds::rule_erasure(e, name, profile)?,
+            };
+            let mut p = Pool::erasure(id, name, pg_num, k, m, rule_id);
+            p.ec_profile = profile.to_string();
+            p
+        }
+    };
+    e.map.pools.insert(id, pool);
+    e.map.pool_max = id;
+    done(format!("pool '{name}' created"))
+}
+
+fn find_rule(e: &mut Edit<'_>, name: &str, want: crush::RuleType) -> Result<u32, RemoteError> {
+    crush_cmds::with_crush(e, |m| {
+        let r = m
+            .rule_by_name(name)
+            .ok_or_else(|| RemoteError::not_found(format!("crush rule {name} does not exist")))?;
+        if r.rule_type != want {
+            return Err(RemoteError::invalid(format!(
+                "crush rule {name} is a {} rule, not {}",
+                r.rule_type.name(),
+                want.name()
+            )));
+        }
+        Ok(r.id)
+    })
+}
+
+fn profile_km(e: &Edit<'_>, profile: &str) -> Result<(u32, u32), RemoteError> {
+    let p = e.map.ec_profiles.get(profile).ok_or_else(|| {
+        RemoteError::not_found(format!("erasure-code-profile {profile} does not exist"))
+    })?;
+    let num = |k: &str| -> Result<u32, RemoteError> {
+        p.get(k)
+            .ok_or_else(|| RemoteError::invalid(format!("profile {profile} has no {k}")))?
+            .parse()
+            .map_err(|_| RemoteError::invalid(format!("profile {profile}: {k} is not a number")))
+    };
+    Ok((num("k")?, num("m")?))
+}
+
+fn pool_mut<'a>(e: &'a mut Edit<'_>, name: &str) -> Result<&'a mut Pool, RemoteError> {
+    e.map
+        .pools
+        .values_mut()
+        .find(|p| p.name == name)
+        .ok_or_else(|| RemoteError::not_found(format!("pool '{name}' does not exist")))
+}
+
+pub(super) fn set(e: &mut Edit<'_>, name: &str, key: &str, value: &str) -> CmdResult {
+    let num = || -> Result<u32, RemoteError> {
+        value.parse().map_err(|_| {
+            RemoteError::invalid(format!("pool '{name}': {key} '{value}' is not a number"))
+        })
+    };
+    match key {
+        "size" => {
+            let v = num()?;
+            let p = pool_mut(e, name)?;
+            if !matches!(p.kind, PoolKind::Replicated) {
+                return Err(RemoteError::invalid(format!(
+                    "pool '{name}' is erasure-coded; its size is k+m of its profile"
+                )));
+            }
+            if !(1..=10).contains(&v) {
+                return Err(RemoteError::invalid(format!(
+                    "pool '{name}': size must be 1..=10"
+                )));
+            }
+            p.size = v;
+            p.min_size = p.min_size.min(v);
+        }
+        "min_size" => {
+            let v = num()?;
+            let p = pool_mut(e, name)?;
+            let low = match p.kind {
+                PoolKind::Erasure { k, .. } => k,
+                PoolKind::Replicated => 1,
+            };
+            if v < low || v > p.size {
+                return Err(RemoteError::invalid(format!(
+                    "pool '{name}': min_size must be {low}..={}",
+                    p.size
+                )));
+            }
+            p.min_size = v;
+        }
+        "pg_num" | "pgp_num" => {
+            let v = num()?;
+            check_pg_num(v)?;
+            let p = pool_mut(e, name)?;
+            if v < p.pg_num && key == "pg_num" {
+                return Err(RemoteError::invalid(format!(
+                    "pool '{name}': decreasing pg_num ({} -> {v}) is not supported",
+                    p.pg_num
+                )));
+            }
+            if key == "pgp_num" && v > p.pg_num {
+                return Err(RemoteError::invalid(format!(
+                    "pool '{name}': pgp_num may not exceed pg_num ({})",
+                    p.pg_num
+                )));
+            }
+            if key == "pg_num" {
+                p.pg_num = v;
+            }
+            p.pgp_num = v;
+        }
+        "crush_rule" => {
+            let kind = pool_mut(e, name)?.kind;
+            let want = match kind {
+                PoolKind::Replicated => crush::RuleType::Replicated,
+                PoolKind::Erasure { .. } => crush::RuleType::Erasure,
+            };
+            let id = find_rule(e, value, want)?;
+            pool_mut(e, name)?.crush_rule = id;
+        }
+        other => {
+            return Err(RemoteError::invalid(format!(
+                "pool '{name}': unknown key '{other}' (size, min_size, pg_num, pgp_num, crush_rule)"
+            )))
+        }
+    }
+    done(format!("set pool '{name}' {key} to {value}"))
+}
+
+pub(super) fn remove(e: &mut Edit<'_>, name: &str, confirm: &str, really: bool) -> CmdResult {
+    if confirm != name || !really {
+        return Err(RemoteError::denied(format!(
+            "this will PERMANENTLY DESTROY all data in pool '{name}'; repeat the name and add --yes-i-really-really-mean-it"
+        )));
+    }
+    let id = e
+        .map
+        .pool_by_name(name)
+        .map(|p| p.id)
+        .ok_or_else(|| RemoteError::not_found(format!("pool '{name}' does not exist")))?;
+    e.map.pools.remove(&id);
+    done(format!("pool '{name}' removed"))
+}
+
+pub(super) fn ec_profile_set(
+    e: &mut Edit<'_>,
+    name: &str,
+    params: &[(String, String)],
+    force: bool,
+) -> CmdResult {
+    check_pool_name(name)
+        .map_err(|_| RemoteError::invalid(format!("'{name}' is not a valid profile name")))?;
+    let mut p: BTreeMap<String, String> = [
+        ("k", "2"),
+        ("m", "2"),
+        ("plugin", "jerasure"),
+        ("technique", "reed_sol_van"),
+        ("crush-failure-domain", "host"),
+        ("crush-root", "default"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    const KEYS: &[&str] = &[
+        "k",
+        "m",
+        "plugin",
+        "technique",
+        "crush-failure-domain",
+        "crush-root",
+        "crush-device-class",
+        "stripe_unit",
+    ];
+    for (k, v) in params {
+        if !KEYS.contains(&k.as_str()) {
+            return Err(RemoteError::invalid(format!(
+                "erasure-code-profile {name}: unknown key '{k}' (known: {})",
+                KEYS.join(", ")
+            )));
+        }
+        p.insert(k.clone(), v.clone());
+    }
+    let km = |k: &str| p[k].parse::<u32>().ok().filter(|n| (1..=32).contains(n));
+    let (Some(k), Some(_m)) = (km("k"), km("m")) else {
+        return Err(RemoteError::invalid(format!(
+            "erasure-code-profile {name}: k and m must be whole numbers 1..=32"
+        )));
+    };
+    if k < 2 {
+        return Err(RemoteError::invalid(format!(
+            "erasure-code-profile {name}: k must be at least 2"
+        )));
+    }
+    if !["jerasure", "isa"].contains(&p["plugin"].as_str()) {
+        return Err(RemoteError::invalid(format!(
+            "erasure-code-profile {name}: plugin '{}' is not available (jerasure and isa are: Reed-Solomon)",
+            p["plugin"]
+        )));
+    }
+    if let Some(old) = e.map.ec_profiles.get(name) {
+        if *old != p && !force {
+            return Err(RemoteError::exists(format!(
+                "erasure-code-profile {name} exists with different settings; use --force to override"
+            )));
+        }
+        if *old != p && in_use(e, name) {
+            return Err(RemoteError::busy(format!(
+                "erasure-code-profile {name} is used by a pool and cannot change"
+            )));
+        }
+    }
+    e.map.ec_profiles.insert(name.to_string(), p);
+    done(format!("erasure-code-profile {name} set"))
+}
+
+fn in_use(e: &Edit<'_>, profile: &str) -> bool {
+    e.map.pools.values().any(|pool| pool.ec_profile == profile)
+}
+
+pub(super) fn ec_profile_rm(e: &mut Edit<'_>, name: &str) -> CmdResult {
+    if !e.map.ec_profiles.contains_key(name) {
+        return Err(RemoteError::not_found(format!(
+            "erasure-code-profile {name} does not exist"
+        )));
+    }
+    if in_use(e, name) {
+        return Err(RemoteError::busy(format!(
+            "erasure-code-profile {name} is in use by an erasure-coded pool"
+        )));
+    }
+    e.map.ec_profiles.remove(name);
+    done(format!("erasure-code-profile {name} removed"))
+}

@@ -1,0 +1,438 @@
+//! The state machine's commands, applied directly.
+
+use super::*;
+use cluster::msg::ErrorCode;
+use cluster::MonInfo;
+
+fn seed(chooseleaf: u32) -> Seed {
+    Seed {
+        fsid: "fsid-1".into(),
+        monmap: MonMap::new(
+            "fsid-1",
+            vec![MonInfo {
+                name: "a".into(),
+                addr: "127.0.0.1:3300".into(),
+            }],
+        ),
+        admin_entity: "client.admin".into(),
+        admin: AuthRecord {
+            caps: auth::Caps::admin().to_string(),
+            cert_pem: "c".into(),
+            key_pem: "k".into(),
+        },
+        chooseleaf_type: chooseleaf,
+        max_incrementals: 3,
+    }
+}
+
+const D: PoolDefaults = PoolDefaults {
+    size: 3,
+    min_size: 2,
+};
+
+fn cmd(s: &mut ClusterState, c: MonCommand) -> Result<Done, RemoteError> {
+    let op = ClusterOp {
+        now_ms: 1000,
+        kind: OpKind::Command {
+            cmd: c,
+            issued: Some(("cert".into(), "key".into())),
+            pool_defaults: D,
+        },
+    };
+    match s.apply(&op) {
+        OpOutcome::Ok(d) => Ok(d),
+        OpOutcome::Err(e) => Err(e),
+    }
+}
+
+fn booted(osds: u32) -> ClusterState {
+    let mut s = ClusterState::default();
+    s.apply(&ClusterOp {
+        now_ms: 1,
+        kind: OpKind::Bootstrap(seed(0)),
+    });
+    for i in 0..osds {
+        let d = cmd(
+            &mut s,
+            MonCommand::OsdNew {
+                uuid: format!("aa{i}"),
+            },
+        )
+        .unwrap();
+        assert_eq!(d.osd_id, Some(i));
+        cmd(
+            &mut s,
+            MonCommand::OsdBoot {
+                id: i,
+                uuid: format!("aa{i}"),
+                addr: format!("127.0.0.1:{}", 6800 + i),
+                host: format!("h{i}"),
+                weight: 0x10000,
+            },
+        )
+        .unwrap();
+    }
+    s
+}
+
+#[test]
+fn bootstrap_makes_epoch_one_once() {
+    let mut s = ClusterState::default();
+    assert_eq!(
+        cmd(&mut s, MonCommand::OsdNew { uuid: "ab".into() })
+            .unwrap_err()
+            .code,
+        ErrorCode::Again
+    );
+    s.apply(&ClusterOp {
+        now_ms: 5,
+        kind: OpKind::Bootstrap(seed(1)),
+    });
+    assert_eq!(s.osdmap.epoch, 1);
+    assert!(s
+        .osdmap
+        .crush_text
+        .contains("step chooseleaf firstn 0 type host"));
+    assert!(s.auth.contains_key("client.admin"));
+    let before = s.clone();
+    s.apply(&ClusterOp {
+        now_ms: 6,
+        kind: OpKind::Bootstrap(seed(0)),
+    });
+    assert_eq!(s, before);
+}
+
+#[test]
+fn osds_join_and_are_placed_in_crush() {
+    let s = booted(3);
+    assert_eq!(s.osdmap.num_up(), 3);
+    let crush = s.osdmap.crush().unwrap();
+    for i in 0..3 {
+        let id = crush.item_id(&format!("osd.{i}")).unwrap();
+        assert_eq!(
+            crush.item_name(crush.parent_of(id).unwrap().id),
+            Some(format!("h{i}").as_str())
+        );
+    }
+    // The same uuid gets the same id; placement works on the map.
+    let mut s = s;
+    assert_eq!(
+        cmd(&mut s, MonCommand::OsdNew { uuid: "aa1".into() })
+            .unwrap()
+            .osd_id,
+        Some(1)
+    );
+    cmd(
+        &mut s,
+        MonCommand::PoolCreate {
+            name: "rbd".into(),
+            pg_num: 8,
+            erasure_profile: None,
+            crush_rule: None,
+        },
+    )
+    .unwrap();
+    let pool = s.osdmap.pool_by_name("rbd").unwrap().clone();
+    assert_eq!((pool.size, pool.min_size, pool.id), (3, 2, 1));
+    let p = cluster::place_pg(
+        &crush,
+        &pool,
+        cluster::PgId { pool: 1, seed: 0 },
+        &s.osdmap.osd_states(),
+    );
+    assert_eq!(p.acting.len(), 3);
+}
+
+#[test]
+fn refused_commands_change_nothing() {
+    let mut s = booted(2);
+    let before = s.clone();
+    let cases: Vec<(MonCommand, ErrorCode, &str)> = vec![
+        (
+            MonCommand::OsdOut { ids: vec![7] },
+            ErrorCode::NotFound,
+            "osd.7 does not exist",
+        ),
+        (
+            MonCommand::OsdRm { ids: vec![0] },
+            ErrorCode::Busy,
+            "osd.0 is still up",
+        ),
+        (
+            MonCommand::SetFlag {
+                flag: "nofun".into(),
+                on: true,
+            },
+            ErrorCode::Invalid,
+            "unknown flag 'nofun'",
+        ),
+        (
+            MonCommand::PoolCreate {
+                name: "x".into(),
+                pg_num: 0,
+                erasure_profile: None,
+                crush_rule: None,
+            },
+            ErrorCode::Invalid,
+            "pg_num 0",
+        ),
+        (
+            MonCommand::PoolCreate {
+                name: "x".into(),
+                pg_num: 8,
+                erasure_profile: None,
+                crush_rule: Some("nope".into()),
+            },
+            ErrorCode::NotFound,
+            "crush rule nope",
+        ),
+        (
+            MonCommand::PoolSet {
+                name: "none".into(),
+                key: "size".into(),
+                value: "2".into(),
+            },
+            ErrorCode::NotFound,
+            "pool 'none'",
+        ),
+        (
+            MonCommand::PoolRm {
+                name: "none".into(),
+                confirm: "none".into(),
+                really: false,
+            },
+            ErrorCode::PermissionDenied,
+            "yes-i-really",
+        ),
+        (
+            MonCommand::CrushRm {
+                name: "default".into(),
+            },
+            ErrorCode::Invalid,
+            "not empty",
+        ),
+        (
+            MonCommand::CrushAddBucket {
+                name: "h0".into(),
+                bucket_type: "host".into(),
+            },
+            ErrorCode::Exists,
+            "h0",
+        ),
+        (
+            MonCommand::SetCrushMap {
+                text: "garbage {".into(),
+            },
+            ErrorCode::Invalid,
+            "does not parse",
+        ),
+        (
+            MonCommand::EcProfileSet {
+                name: "p".into(),
+                params: vec![("k".into(), "x".into())],
+                force: false,
+            },
+            ErrorCode::Invalid,
+            "k and m",
+        ),
+        (
+            MonCommand::AuthGetOrCreate {
+                entity: "osd.1".into(),
+                caps: "mon 'allow r'".into(),
+            },
+            ErrorCode::Invalid,
+            "only client",
+        ),
+        (
+            MonCommand::AuthGetOrCreate {
+                entity: "client.x".into(),
+                caps: "mon 'allow q'".into(),
+            },
+            ErrorCode::Invalid,
+            "client.x",
+        ),
+        (
+            MonCommand::AuthRm {
+                entity: "client.admin".into(),
+            },
+            ErrorCode::Busy,
+            "last entity",
+        ),
+        (
+            MonCommand::OsdBoot {
+                id: 1,
+                uuid: "bb".into(),
+                addr: "127.0.0.1:1".into(),
+                host: "h".into(),
+                weight: 1,
+            },
+            ErrorCode::Invalid,
+            "wrong data directory",
+        ),
+    ];
+    for (c, code, text) in cases {
+        let e = cmd(&mut s, c.clone()).unwrap_err();
+        assert_eq!(e.code, code, "{c:?}: {e}");
+        assert!(e.message.contains(text), "{c:?}: {e}");
+        assert_eq!(s, before, "{c:?} changed the state");
+    }
+}
+
+#[test]
+fn down_out_in_and_flags() {
+    let mut s = booted(2);
+    let e0 = s.osdmap.epoch;
+    s.apply(&ClusterOp {
+        now_ms: 2000,
+        kind: OpKind::MarkDown { ids: vec![1] },
+    });
+    assert!(!s.osdmap.osds[&1].up);
+    assert_eq!(s.osdmap.osds[&1].down_since_ms, 2000);
+    assert_eq!(s.osdmap.epoch, e0 + 1);
+    cmd(
+        &mut s,
+        MonCommand::SetFlag {
+            flag: "noout".into(),
+            on: true,
+        },
+    )
+    .unwrap();
+    s.apply(&ClusterOp {
+        now_ms: 3000,
+        kind: OpKind::MarkOut { ids: vec![1] },
+    });
+    assert!(s.osdmap.osds[&1].is_in(), "noout keeps it in");
+    cmd(
+        &mut s,
+        MonCommand::SetFlag {
+            flag: "noout".into(),
+            on: false,
+        },
+    )
+    .unwrap();
+    s.apply(&ClusterOp {
+        now_ms: 3000,
+        kind: OpKind::MarkOut { ids: vec![1] },
+    });
+    assert!(!s.osdmap.osds[&1].is_in());
+    // Booting again brings an automatically-out OSD back up and in.
+    cmd(
+        &mut s,
+        MonCommand::OsdBoot {
+            id: 1,
+            uuid: "aa1".into(),
+            addr: "127.0.0.1:7001".into(),
+            host: "h1".into(),
+            weight: 0x10000,
+        },
+    )
+    .unwrap();
+    assert!(s.osdmap.osds[&1].up && s.osdmap.osds[&1].is_in());
+    // An operator's out sticks across a boot.
+    cmd(&mut s, MonCommand::OsdOut { ids: vec![0] }).unwrap();
+    cmd(
+        &mut s,
+        MonCommand::OsdBoot {
+            id: 0,
+            uuid: "aa0".into(),
+            addr: "127.0.0.1:7000".into(),
+            host: "h0".into(),
+            weight: 0x10000,
+        },
+    )
+    .unwrap();
+    assert!(!s.osdmap.osds[&0].is_in());
+    // A no-op makes no epoch.
+    let e = s.osdmap.epoch;
+    cmd(&mut s, MonCommand::OsdOut { ids: vec![0] }).unwrap();
+    assert_eq!(s.osdmap.epoch, e);
+}
+
+#[test]
+fn subscribers_get_incrementals_or_a_full_map() {
+    let mut s = booted(2);
+    let e = s.osdmap.epoch;
+    // max_incrementals is 3 in the seed.
+    assert_eq!(s.incrementals.len(), 3);
+    let u = s.update_since(e - 1);
+    assert!(u.full.is_none());
+    assert_eq!(u.incrementals.len(), 1);
+    let u = s.update_since(1);
+    assert!(u.full.is_some(), "too far behind: a full map");
+    let u = s.update_since(0);
+    assert_eq!(u.full.as_ref().unwrap().epoch, e);
+    assert!(s.update_since(e).full.is_none() && s.update_since(e).incrementals.is_empty());
+    // Incrementals replay to the same map.
+    let old = s.clone();
+    cmd(
+        &mut s,
+        MonCommand::PoolCreate {
+            name: "p".into(),
+            pg_num: 4,
+            erasure_profile: None,
+            crush_rule: None,
+        },
+    )
+    .unwrap();
+    cmd(&mut s, MonCommand::OsdOut { ids: vec![1] }).unwrap();
+    let mut held = Some(old.osdmap.clone());
+    s.update_since(old.osdmap.epoch)
+        .apply_to(&mut held)
+        .unwrap();
+    assert_eq!(held.as_ref(), Some(&s.osdmap));
+}
+
+#[test]
+fn erasure_pools_get_a_rule_and_pin_their_profile() {
+    let mut s = booted(4);
+    cmd(
+        &mut s,
+        MonCommand::EcProfileSet {
+            name: "k2m1".into(),
+            params: vec![
+                ("k".into(), "2".into()),
+                ("m".into(), "1".into()),
+                ("crush-failure-domain".into(), "osd".into()),
+            ],
+            force: false,
+        },
+    )
+    .unwrap();
+    cmd(
+        &mut s,
+        MonCommand::PoolCreate {
+            name: "ec".into(),
+            pg_num: 8,
+            erasure_profile: Some("k2m1".into()),
+            crush_rule: None,
+        },
+    )
+    .unwrap();
+    let p = s.osdmap.pool_by_name("ec").unwrap();
+    assert_eq!((p.size, p.min_size), (3, 3));
+    assert!(s.osdmap.crush().unwrap().rule_by_name("ec").is_some());
+    let e = cmd(
+        &mut s,
+        MonCommand::EcProfileRm {
+            name: "k2m1".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Busy);
+    cmd(
+        &mut s,
+        MonCommand::PoolRm {
+            name: "ec".into(),
+            confirm: "ec".into(),
+            really: true,
+        },
+    )
+    .unwrap();
+    cmd(
+        &mut s,
+        MonCommand::EcProfileRm {
+            name: "k2m1".into(),
+        },
+    )
+    .unwrap();
+}

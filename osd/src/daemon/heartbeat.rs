@@ -1,0 +1,174 @@
+//! Heartbeats between OSDs. Each OSD pings up to [`MAX_PEERS`] up peers
+//! (its neighbours by id, so every OSD is watched by several others)
+//! every `osd_heartbeat_interval`. A peer silent for longer than
+//! `osd_heartbeat_grace` is reported to the monitors, again each interval
+//! while it stays silent (reports go stale at the monitors otherwise); a
+//! reported peer that answers again has its report withdrawn.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth::EntityName;
+use client::MonClient;
+use cluster::msg::mon::{MonRequest, Ping};
+use cluster::msg::msg_type;
+use cluster::OsdMap;
+use messenger::Message;
+
+/// How many peers one OSD watches.
+pub const MAX_PEERS: usize = 10;
+
+/// The peers `me` pings: the next up OSDs after it by id, wrapping.
+pub fn peers_of(map: &OsdMap, me: u32) -> Vec<u32> {
+    let up: Vec<u32> = map
+        .osds
+        .values()
+        .filter(|o| o.up && o.id != me)
+        .map(|o| o.id)
+        .collect();
+    let start = up.iter().position(|id| *id > me).unwrap_or(0);
+    (0..up.len().min(MAX_PEERS))
+        .map(|i| up[(start + i) % up.len()])
+        .collect()
+}
+
+pub fn ping_message(me: u32, epoch: u32, ty: u16, stamp_ms: u64) -> Message {
+    Message {
+        msg_type: ty,
+        body: cluster::codec::encode(&Ping {
+            from: me,
+            epoch,
+            stamp_ms,
+        }),
+        data: Vec::new(),
+    }
+}
+
+pub struct Heartbeat {
+    pub me: u32,
+    pub mc: Arc<MonClient>,
+    pub interval: Duration,
+    pub grace: Duration,
+}
+
+impl Heartbeat {
+    pub fn spawn(self) {
+        tokio::spawn(async move { self.run().await });
+    }
+
+    async fn run(self) {
+        // Per peer: when it last answered (or when we started watching it).
+        let mut last: HashMap<u32, Instant> = HashMap::new();
+        let mut up_from: HashMap<u32, u32> = HashMap::new();
+        let mut reported: HashSet<u32> = HashSet::new();
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(map) = self.mc.osdmap() else {
+                continue;
+            };
+            let peers = peers_of(&map, self.me);
+            let now = Instant::now();
+            for p in &peers {
+                let o = &map.osds[p];
+                // A peer that (re)booted gets a fresh grace.
+                if up_from.insert(*p, o.up_from) != Some(o.up_from) {
+                    last.insert(*p, now);
+                    reported.remove(p);
+                }
+            }
+            last.retain(|p, _| peers.contains(p));
+            let pings = peers.iter().copied().filter_map(|p| {
+                let addr: SocketAddr = map.osds[&p].addr.parse().ok()?;
+                let msg = ping_message(self.me, map.epoch, msg_type::OSD_PING, 0);
+                let m = self.mc.messenger.clone();
+                let timeout = self.interval.min(self.grace);
+                Some(async move {
+                    let r = m.request(addr, &EntityName::osd(p), &msg, timeout).await;
+                    (p, r.is_ok_and(|m| m.msg_type == msg_type::OSD_PING_REPLY))
+                })
+            });
+            let results = futures_join(pings.collect()).await;
+            let now = Instant::now();
+            for (peer, ok) in results {
+                if ok {
+                    last.insert(peer, now);
+                    if reported.remove(&peer) {
+                        self.report(peer, 0).await;
+                    }
+                    continue;
+                }
+                let silent = now.duration_since(*last.get(&peer).unwrap_or(&now));
+                if silent > self.grace {
+                    tracing::info!(
+                        "osd.{peer} has not answered heartbeats for {silent:?}; reporting it"
+                    );
+                    reported.insert(peer);
+                    self.report(peer, silent.as_millis().max(1) as u64).await;
+                }
+            }
+        }
+    }
+
+    async fn report(&self, target: u32, failed_for_ms: u64) {
+        let req = MonRequest::Failure {
+            target,
+            reporter: self.me,
+            failed_for_ms,
+        };
+        if let Err(e) = self.mc.request(&req).await {
+            tracing::warn!("reporting osd.{target} to the monitors: {e}");
+        }
+    }
+}
+
+/// Runs futures concurrently and collects their outputs.
+async fn futures_join<F: std::future::Future + Send + 'static>(fs: Vec<F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = fs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        if let Ok(v) = h.await {
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cluster::osdmap::{OsdInfo, REWEIGHT_IN};
+
+    #[test]
+    fn peers_are_the_next_up_osds() {
+        let mut m = OsdMap::default();
+        for id in 0..14u32 {
+            m.osds.insert(
+                id,
+                OsdInfo {
+                    id,
+                    uuid: String::new(),
+                    addr: String::new(),
+                    hostname: String::new(),
+                    up: id != 5,
+                    reweight: REWEIGHT_IN,
+                    up_from: 1,
+                    down_since_ms: 0,
+                    out_by_operator: false,
+                },
+            );
+        }
+        assert_eq!(peers_of(&m, 3), vec![4, 6, 7, 8, 9, 10, 11, 12, 13, 0]);
+        assert_eq!(peers_of(&m, 13), vec![0, 1, 2, 3, 4, 6, 7, 8, 9, 10]);
+        m.osds.retain(|id, _| *id < 2);
+        assert_eq!(peers_of(&m, 0), vec![1]);
+        m.osds.remove(&1);
+        assert!(peers_of(&m, 0).is_empty());
+    }
+}

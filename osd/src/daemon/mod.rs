@@ -1,0 +1,31 @@
+//! The OSD daemon: `--mkfs` registers a new disk with the monitors
+//! ([`mkfs`]); a start opens the disk, boots (marked up, placed in CRUSH),
+//! follows the OSDMap and heartbeats its peers ([`heartbeat`]), coming
+//! back up by itself if the monitors mark it down while it runs.
+
+pub mod heartbeat;
+pub mod host;
+pub mod mkfs;
+mod run;
+pub mod superblock;
+
+pub use run::run;
+
+use std::sync::LazyLock;
+
+static EPOCH: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    prometheus::register_int_gauge!("strata_osdmap_epoch", "The OSDMap epoch this OSD has")
+        .expect("metric registers once")
+});
+static OSD_ID: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    prometheus::register_int_gauge!("strata_osd_id", "This daemon's OSD id")
+        .expect("metric registers once")
+});
+
+pub(crate) fn metrics_init(id: u32) {
+    OSD_ID.set(id as i64);
+}
+
+pub(crate) fn metrics_epoch(epoch: u32) {
+    EPOCH.set(epoch as i64);
+}

@@ -1,0 +1,251 @@
+//! Running an OSD: open the disk, bind the messenger, boot with the
+//! monitors, then follow the map, heartbeat and beacon until SIGTERM
+//! (when it tells the monitors it is going down).
+
+use std::future::Future;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::{Credentials, EntityName};
+use client::{ClientError, MonClient};
+use cluster::msg::mon::{MonCommand, MonRequest, Ping};
+use cluster::msg::{msg_type, ErrorCode};
+use config::Options;
+use messenger::{Handler, Message, Request};
+
+use super::heartbeat::{ping_message, Heartbeat};
+use super::host;
+use super::superblock::OsdDir;
+use crate::store::{RocksStore, StoreOptions};
+
+/// Answers heartbeats from other OSDs.
+struct OsdHandler {
+    id: u32,
+    epoch: AtomicU32,
+}
+
+impl Handler for OsdHandler {
+    fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = Option<Message>> + Send + '_>> {
+        Box::pin(async move {
+            match req.message.msg_type {
+                msg_type::OSD_PING => {
+                    let ping: Ping = cluster::codec::decode("heartbeat", &req.message.body).ok()?;
+                    Some(ping_message(
+                        self.id,
+                        self.epoch.load(Ordering::Relaxed),
+                        msg_type::OSD_PING_REPLY,
+                        ping.stamp_ms,
+                    ))
+                }
+                other => {
+                    tracing::debug!(from = %req.from, "ignoring message type {other}");
+                    None
+                }
+            }
+        })
+    }
+}
+
+/// The address to listen on: `public_addr`, with an unspecified IP
+/// replaced by the one this machine uses to reach the first monitor.
+fn bind_addr(opts: &Options) -> Result<SocketAddr, String> {
+    let mut a: SocketAddr = opts
+        .public_addr
+        .parse()
+        .map_err(|_| format!("public_addr '{}' is not IP:PORT", opts.public_addr))?;
+    if a.ip().is_unspecified() {
+        let (_, mon) = opts.mons().into_iter().next().ok_or("mon_host is empty")?;
+        let probe = UdpSocket::bind(if mon.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" })
+            .and_then(|s| {
+                s.connect(mon)?;
+                s.local_addr()
+            })
+            .map_err(|e| format!("finding this machine's address towards {mon}: {e}"))?;
+        a.set_ip(probe.ip());
+    }
+    Ok(a)
+}
+
+fn fatal(e: &ClientError) -> bool {
+    matches!(
+        e.code(),
+        Some(ErrorCode::PermissionDenied | ErrorCode::NotFound | ErrorCode::Invalid)
+    )
+}
+
+pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
+    let d = OsdDir::new(dir);
+    let sb = d.read_superblock()?;
+    let creds = Credentials::load(&d.keyring_path()).map_err(|e| e.to_string())?;
+    if creds.entity != EntityName::osd(sb.osd_id) {
+        return Err(format!(
+            "{}: keyring is for {}, but the superblock says osd.{}",
+            dir.display(),
+            creds.entity,
+            sb.osd_id
+        ));
+    }
+    if !opts.fsid.is_empty() && opts.fsid != sb.fsid {
+        return Err(format!(
+            "{}: belongs to cluster {}, but the config is for cluster {}",
+            dir.display(),
+            sb.fsid,
+            opts.fsid
+        ));
+    }
+    let id = sb.osd_id;
+    let _store =
+        RocksStore::open(&d.store_path(), StoreOptions::default()).map_err(|e| e.to_string())?;
+    let handler = Arc::new(OsdHandler {
+        id,
+        epoch: AtomicU32::new(0),
+    });
+    let bind = bind_addr(&opts)?;
+    let mc = MonClient::from_options(&opts, &creds, Some(bind), Some(handler.clone()))
+        .map_err(|e| e.to_string())?;
+    let addr = mc.messenger.local_addr();
+    let hostname = if opts.osd_crush_host.is_empty() {
+        host::hostname()
+    } else {
+        opts.osd_crush_host.clone()
+    };
+    let weight = if opts.osd_crush_initial_weight >= 0.0 {
+        (opts.osd_crush_initial_weight * 65536.0).round() as u32
+    } else {
+        host::weight_for(host::capacity_bytes(dir)?)
+    };
+    let boot = MonCommand::OsdBoot {
+        id,
+        uuid: sb.uuid.clone(),
+        addr: addr.to_string(),
+        host: hostname.clone(),
+        weight,
+    };
+    boot_until_up(&mc, &boot, id).await?;
+    tracing::info!(%addr, host = %hostname, "osd.{id} is up");
+    mc.keep_subscribed(Duration::from_secs(2));
+    Heartbeat {
+        me: id,
+        mc: mc.clone(),
+        interval: Duration::from_secs_f64(opts.osd_heartbeat_interval),
+        grace: Duration::from_secs_f64(opts.osd_heartbeat_grace),
+    }
+    .spawn();
+    spawn_beacons(
+        mc.clone(),
+        id,
+        Duration::from_secs_f64(opts.osd_beacon_report_interval),
+    );
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(None::<String>);
+    spawn_map_watch(mc.clone(), handler.clone(), boot, id, stop_tx);
+    if !opts.metrics_addr.is_empty() {
+        let a: SocketAddr = opts
+            .metrics_addr
+            .parse()
+            .map_err(|e| format!("metrics_addr '{}': {e}", opts.metrics_addr))?;
+        let bound = messenger::metrics::serve(a)
+            .await
+            .map_err(|e| format!("metrics_addr {a}: {e}"))?;
+        crate::daemon::metrics_init(id);
+        tracing::info!("metrics on http://{bound}/metrics");
+    }
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    let stopped = async {
+        while stop_rx.changed().await.is_ok() {
+            if let Some(r) = stop_rx.borrow().clone() {
+                return Some(r);
+            }
+        }
+        None
+    };
+    let reason = tokio::select! {
+        _ = wait_for_signal() => None,
+        r = stopped => r,
+    };
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    if let Some(r) = reason {
+        return Err(r);
+    }
+    tracing::info!("osd.{id} stopping: telling the monitors");
+    let down = MonCommand::OsdDown { ids: vec![id] };
+    let _ = tokio::time::timeout(Duration::from_secs(5), mc.command(down)).await;
+    mc.messenger.close();
+    Ok(())
+}
+
+async fn boot_until_up(mc: &MonClient, boot: &MonCommand, id: u32) -> Result<(), String> {
+    loop {
+        match mc.command(boot.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(e) if fatal(&e) => return Err(format!("osd.{id} cannot boot: {e}")),
+            Err(e) => {
+                tracing::warn!("osd.{id} boot: {e}; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+fn spawn_beacons(mc: Arc<MonClient>, id: u32, every: Duration) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let epoch = mc.osdmap().map_or(0, |m| m.epoch);
+            if let Err(e) = mc.request(&MonRequest::Beacon { osd: id, epoch }).await {
+                tracing::warn!("beacon: {e}");
+            }
+        }
+    });
+}
+
+/// Follows the map: a running OSD the monitors marked down boots again
+/// (as Ceph's "wrongly marked me down"); one that was removed stops.
+fn spawn_map_watch(
+    mc: Arc<MonClient>,
+    handler: Arc<OsdHandler>,
+    boot: MonCommand,
+    id: u32,
+    stop: tokio::sync::watch::Sender<Option<String>>,
+) {
+    let mut rx = mc.watch_map();
+    tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let Some(map) = rx.borrow_and_update().clone() else {
+                continue;
+            };
+            handler.epoch.store(map.epoch, Ordering::Relaxed);
+            crate::daemon::metrics_epoch(map.epoch);
+            match map.osds.get(&id) {
+                None => {
+                    let _ = stop.send(Some(format!(
+                        "osd.{id} was removed from the cluster (epoch {}); stopping",
+                        map.epoch
+                    )));
+                    return;
+                }
+                Some(o) if !o.up && !map.flags.contains("noup") => {
+                    tracing::warn!("the monitors marked osd.{id} down at epoch {} while it runs; booting again", map.epoch);
+                    if let Err(e) = boot_until_up(&mc, &boot, id).await {
+                        let _ = stop.send(Some(e));
+                        return;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    });
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("signal handler installs");
+    let mut int = signal(SignalKind::interrupt()).expect("signal handler installs");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
