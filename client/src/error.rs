@@ -28,6 +28,9 @@ impl ClientError {
             ClientError::Remote(r) => r.code.errno(),
             ClientError::NoMonitor { .. } => ErrorCode::Timeout.errno(),
             ClientError::Config(_) => ErrorCode::Invalid.errno(),
+            ClientError::Messenger(messenger::MessengerError::Handshake { .. }) => {
+                ErrorCode::PermissionDenied.errno()
+            }
             ClientError::Messenger(_) | ClientError::Protocol { .. } => ErrorCode::Io.errno(),
         }
     }
@@ -35,6 +38,10 @@ impl ClientError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Remote(r) => Some(r.code),
+            ClientError::NoMonitor { .. } => Some(ErrorCode::Timeout),
+            ClientError::Messenger(messenger::MessengerError::Handshake { .. }) => {
+                Some(ErrorCode::PermissionDenied)
+            }
             _ => None,
         }
     }

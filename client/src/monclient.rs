@@ -173,6 +173,9 @@ impl MonClient {
                         what: format!("message type {}", m.msg_type),
                     })
                 }
+                // Another cluster, or a certificate it does not accept:
+                // no other monitor will say otherwise.
+                Err(e @ messenger::MessengerError::Handshake { .. }) => return Err(e.into()),
                 Err(e) => {
                     last = e.to_string();
                     self.current.store(i + 1, Ordering::Relaxed);

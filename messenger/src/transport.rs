@@ -55,6 +55,9 @@ pub enum MessengerError {
     Auth(#[from] auth::AuthError),
     #[error("{0} is not connected to us")]
     NotConnected(String),
+    /// TLS refused: a certificate from another cluster, or none.
+    #[error("{peer} refused the handshake (wrong cluster or certificate?): {reason}")]
+    Handshake { peer: String, reason: String },
 }
 
 /// What a test filter does with traffic to a peer.
@@ -193,8 +196,10 @@ impl Messenger {
             let connecting = self
                 .endpoint
                 .connect(peer, &server_name(entity).to_str())
-                .map_err(|e| e.to_string())?;
-            connecting.await.map_err(|e| e.to_string())
+                .map_err(|e| (false, e.to_string()))?;
+            connecting
+                .await
+                .map_err(|e| (is_handshake_failure(&e), e.to_string()))
         };
         let c = match attempt.await {
             Ok(c) => {
@@ -204,7 +209,14 @@ impl Messenger {
                     .remove(&peer);
                 c
             }
-            Err(e) => {
+            Err((handshake, e)) => {
+                if handshake {
+                    crate::metrics::connect_failed();
+                    return Err(MessengerError::Handshake {
+                        peer: name.clone(),
+                        reason: e,
+                    });
+                }
                 let mut b = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
                 let delay = b
                     .get(&peer)
@@ -295,6 +307,39 @@ impl Messenger {
             }))
     }
 
+    /// Writes `bytes` as they are on a new stream to `entity` at `peer` and
+    /// returns whatever frame comes back (`None` if the stream or the
+    /// connection closes first). For tests that check a daemon survives
+    /// truncated or malformed frames.
+    pub async fn send_raw(
+        &self,
+        peer: SocketAddr,
+        entity: &EntityName,
+        bytes: &[u8],
+        timeout: Duration,
+    ) -> Result<Option<Message>, MessengerError> {
+        let name = format!("{entity} at {peer}");
+        let work = async {
+            let conn = self.connection(peer, entity).await?;
+            let closed = |e: String| MessengerError::Connection {
+                peer: name.clone(),
+                reason: e,
+            };
+            let (mut send, mut recv) = conn.open_bi().await.map_err(|e| closed(e.to_string()))?;
+            send.write_all(bytes)
+                .await
+                .map_err(|e| closed(e.to_string()))?;
+            send.finish().map_err(|e| closed(e.to_string()))?;
+            match read_message(&mut recv, &self.limits).await {
+                Ok(m) => Ok(m),
+                Err(_) => Ok(None),
+            }
+        };
+        tokio::time::timeout(timeout, work)
+            .await
+            .unwrap_or(Ok(None))
+    }
+
     /// Sends a one-way message to `entity` at `peer` (no reply).
     pub async fn send(
         &self,
@@ -346,6 +391,17 @@ impl Messenger {
     /// Stops listening and closes every connection.
     pub fn close(&self) {
         self.endpoint.close(0u32.into(), b"shutdown");
+    }
+}
+
+/// Did TLS refuse the connection (either side rejected the other's
+/// certificate)? QUIC carries TLS alerts as error codes 0x100-0x1ff.
+fn is_handshake_failure(e: &quinn::ConnectionError) -> bool {
+    let crypto = |code: u64| (0x100..0x200).contains(&code);
+    match e {
+        quinn::ConnectionError::TransportError(t) => crypto(u64::from(t.code)),
+        quinn::ConnectionError::ConnectionClosed(c) => crypto(u64::from(c.error_code)),
+        _ => false,
     }
 }
 

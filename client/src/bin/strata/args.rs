@@ -5,7 +5,12 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "strata", about = "Strata cluster administration", version)]
+#[command(
+    name = "strata",
+    about = "Strata cluster administration",
+    version,
+    args_override_self = true
+)]
 pub struct Cli {
     /// Config file (default: $STRATA_CONF, then /etc/strata/strata.yaml).
     #[arg(long = "conf", short = 'c', global = true)]
