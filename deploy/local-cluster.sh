@@ -2,20 +2,22 @@
 # A whole Strata cluster on this machine, on loopback: monitors, OSDs, the
 # admin keyring and a config, all in one directory.
 #
-#   deploy/local-cluster.sh up [--dir DIR] [--mons N] [--osds M]
+#   deploy/local-cluster.sh up [--dir DIR] [--mons N] [--osds M] [--ip 127.0.0.1]
 #   deploy/local-cluster.sh status   [--dir DIR]
 #   deploy/local-cluster.sh stop DAEMON  [--dir DIR]   # kill -9, e.g. mon.a, osd.2
 #   deploy/local-cluster.sh start DAEMON [--dir DIR]   # restart it on its data
 #   deploy/local-cluster.sh down     [--dir DIR]       # stop everything it started
 #
-# Binaries come from target/release (or $CARGO_TARGET_DIR/release) and are
-# built if missing. Everything listens on 127.0.0.1 only.
+# Binaries come from target/release (or $CARGO_TARGET_DIR/release, or
+# $STRATA_BIN) and are built if missing. Everything listens on one loopback
+# address (127.0.0.1 unless --ip names another 127.x.y.z).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DIR="${TMPDIR:-/tmp}/strata-local"
 MONS=3
 OSDS=3
+IP=127.0.0.1
 CMD="${1:-help}"
 shift || true
 DAEMON=""
@@ -24,14 +26,16 @@ while [ $# -gt 0 ]; do
         --dir) DIR="$2"; shift 2 ;;
         --mons) MONS="$2"; shift 2 ;;
         --osds) OSDS="$2"; shift 2 ;;
+        --ip) IP="$2"; shift 2 ;;
         mon.*|osd.*) DAEMON="$1"; shift ;;
         *) echo "local-cluster.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
 case "$MONS" in 1|3|5) ;; *) echo "local-cluster.sh: --mons must be 1, 3 or 5" >&2; exit 2 ;; esac
 case "$OSDS" in ''|*[!0-9]*) echo "local-cluster.sh: --osds must be a number" >&2; exit 2 ;; esac
+case "$IP" in 127.*) ;; *) echo "local-cluster.sh: --ip must be a loopback address (127.x.y.z)" >&2; exit 2 ;; esac
 
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+BIN="${STRATA_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
 CONF="$DIR/strata.yaml"
 MON_NAMES=(a b c d e)
 
@@ -110,18 +114,18 @@ up)
     mkdir -p "$DIR"
     args=()
     for i in $(seq 0 $((MONS - 1))); do
-        args+=(--mon "${MON_NAMES[$i]}=127.0.0.1:$((3300 + i))")
+        args+=(--mon "${MON_NAMES[$i]}=$IP:$((3300 + i))")
     done
     "$BIN/strata-mon" bootstrap --conf "$CONF" "${args[@]}" \
         --set "mon_data=mon/{id}" --set "osd_data=osd/{id}" \
-        --set "osd_crush_chooseleaf_type=0" --set "public_addr=127.0.0.1:0"
+        --set "osd_crush_chooseleaf_type=0" --set "public_addr=$IP:0"
     {
         echo "daemons:"
         for i in $(seq 0 $((MONS - 1))); do
-            echo "  mon.${MON_NAMES[$i]}: {metrics_addr: \"127.0.0.1:$((9300 + i))\"}"
+            echo "  mon.${MON_NAMES[$i]}: {metrics_addr: \"$IP:$((9300 + i))\"}"
         done
         for i in $(seq 0 $((OSDS - 1))); do
-            echo "  osd.$i: {metrics_addr: \"127.0.0.1:$((9400 + i))\"}"
+            echo "  osd.$i: {metrics_addr: \"$IP:$((9400 + i))\"}"
         done
     } >>"$CONF"
     for i in $(seq 0 $((MONS - 1))); do
@@ -145,7 +149,7 @@ Strata is running in $DIR (config $CONF, admin keyring beside it).
   $0 stop osd.1      # kill -9 one daemon
   $0 start osd.1     # bring it back on its data
   $0 down            # stop everything
-Metrics: http://127.0.0.1:9300/metrics (mons 9300+, OSDs 9400+). Logs: $DIR/log.
+Metrics: http://$IP:9300/metrics (mons 9300+, OSDs 9400+). Logs: $DIR/log.
 EOF
     ;;
 status)

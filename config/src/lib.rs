@@ -154,6 +154,22 @@ daemons:
     }
 
     #[test]
+    fn the_example_config_loads_for_every_daemon() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/examples/strata.yaml"
+        ));
+        for who in ["mon.a", "osd.2", "client.admin"] {
+            let o = load(path, who, &[]).unwrap();
+            assert_eq!(o.mons().len(), 3);
+        }
+        assert_eq!(
+            load(path, "osd.1", &[]).unwrap().metrics_addr,
+            "10.0.0.2:9284"
+        );
+    }
+
+    #[test]
     fn bad_files_name_the_problem() {
         let d = Path::new(".");
         let e = from_text("osd_heartbeat_grace: soon", "f.yaml", d, "osd.0", &[]).unwrap_err();

@@ -59,8 +59,6 @@ pub struct Options {
     /// Failure domain of the initial CRUSH rule: 1 = host, 0 = osd (a
     /// one-machine cluster).
     pub osd_crush_chooseleaf_type: u32,
-    /// Place an OSD in CRUSH when it starts, if it is not placed yet.
-    pub osd_crush_update_on_start: bool,
     /// CRUSH weight of a new OSD; negative: its capacity in TiB.
     pub osd_crush_initial_weight: f64,
     /// The host bucket an OSD goes under; empty: the machine's hostname.
@@ -95,7 +93,6 @@ impl Default for Options {
             osd_pool_default_min_size: 0,
             osd_pool_default_pg_num: 32,
             osd_crush_chooseleaf_type: 1,
-            osd_crush_update_on_start: true,
             osd_crush_initial_weight: -1.0,
             osd_crush_host: String::new(),
             client_mon_timeout: 30.0,

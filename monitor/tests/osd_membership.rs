@@ -32,9 +32,7 @@ fn killed_osd_is_marked_down_then_out_and_comes_back() {
 
     c.kill_osd(1);
     let killed = Instant::now();
-    wait_for(60, "osd.1 marked down", || {
-        (c.osd_up(1)? == false).then_some(())
-    });
+    wait_for(60, "osd.1 marked down", || (!c.osd_up(1)?).then_some(()));
     eprintln!(
         "osd.1 killed: marked down after {:?} (grace 3 s, interval 1 s)",
         killed.elapsed()
@@ -63,9 +61,7 @@ fn killed_osd_is_marked_down_then_out_and_comes_back() {
     // With noout, a dead OSD stays in.
     c.ok(&["osd", "set", "noout"]);
     c.kill_osd(2);
-    wait_for(60, "osd.2 marked down", || {
-        (c.osd_up(2)? == false).then_some(())
-    });
+    wait_for(60, "osd.2 marked down", || (!c.osd_up(2)?).then_some(()));
     std::thread::sleep(std::time::Duration::from_secs(6));
     assert_eq!(
         c.status().unwrap()["osdmap"]["num_in_osds"],
@@ -95,7 +91,7 @@ fn wrongly_marked_down_osd_boots_again_and_removal_needs_it_down() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("osd.0 is still up"));
     c.kill_osd(0);
-    wait_for(60, "osd.0 down", || (c.osd_up(0)? == false).then_some(()));
+    wait_for(60, "osd.0 down", || (!c.osd_up(0)?).then_some(()));
     c.ok(&["osd", "rm", "0"]);
     let d = c.json(&["osd", "dump"]).unwrap();
     assert_eq!(d["osds"].as_array().unwrap().len(), 1);
