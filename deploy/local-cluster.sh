@@ -40,7 +40,7 @@ CONF="$DIR/strata.yaml"
 MON_NAMES=(a b c d e)
 
 need_binaries() {
-    if [ ! -x "$BIN/strata-mon" ] || [ ! -x "$BIN/strata-osd" ] || [ ! -x "$BIN/strata" ]; then
+    if [ ! -x "$BIN/strata-mon" ] || [ ! -x "$BIN/strata-osd" ] || [ ! -x "$BIN/strata" ] || [ ! -x "$BIN/strados" ]; then
         echo "building release binaries (the first build compiles RocksDB: 10-20 minutes)..."
         (cd "$ROOT" && cargo build --release -p strata-mon -p strata-osd -p strata-client)
     fi
@@ -139,6 +139,15 @@ up)
         start_daemon "osd.$i"
     done
     wait_for 60 "$OSDS OSDs up" osds_up "$OSDS"
+    if [ "$OSDS" -gt 0 ]; then
+        size=$(( OSDS < 3 ? OSDS : 3 ))
+        strata osd pool create data 32
+        strata osd pool set data size "$size" 2>/dev/null
+        echo "hello from strata, $(date)" | "$BIN/strados" --conf "$CONF" -p data put hello -
+        echo "strados -p data get hello:"
+        "$BIN/strados" --conf "$CONF" -p data get hello -
+        "$BIN/strados" --conf "$CONF" -p data stat hello
+    fi
     strata status
     cat <<EOF
 
@@ -146,6 +155,8 @@ Strata is running in $DIR (config $CONF, admin keyring beside it).
   export STRATA_CONF=$CONF
   $BIN/strata status
   $BIN/strata osd tree
+  $BIN/strados -p data put NAME FILE ; $BIN/strados -p data get NAME -
+  $BIN/strados -p data bench 10 write -b 4K -t 16
   $0 stop osd.1      # kill -9 one daemon
   $0 start osd.1     # bring it back on its data
   $0 down            # stop everything

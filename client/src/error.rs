@@ -15,6 +15,9 @@ pub enum ClientError {
     },
     #[error("{0}")]
     Config(String),
+    /// An object operation did not complete within the op timeout.
+    #[error("the operation did not complete within {secs:.0}s: {last}")]
+    Timeout { secs: f64, last: String },
     #[error("{0}")]
     Messenger(#[from] messenger::MessengerError),
     #[error("unexpected reply from {from}: {what}")]
@@ -26,7 +29,9 @@ impl ClientError {
     pub fn errno(&self) -> i32 {
         match self {
             ClientError::Remote(r) => r.code.errno(),
-            ClientError::NoMonitor { .. } => ErrorCode::Timeout.errno(),
+            ClientError::NoMonitor { .. } | ClientError::Timeout { .. } => {
+                ErrorCode::Timeout.errno()
+            }
             ClientError::Config(_) => ErrorCode::Invalid.errno(),
             ClientError::Messenger(messenger::MessengerError::Handshake { .. }) => {
                 ErrorCode::PermissionDenied.errno()
@@ -38,7 +43,7 @@ impl ClientError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Remote(r) => Some(r.code),
-            ClientError::NoMonitor { .. } => Some(ErrorCode::Timeout),
+            ClientError::NoMonitor { .. } | ClientError::Timeout { .. } => Some(ErrorCode::Timeout),
             ClientError::Messenger(messenger::MessengerError::Handshake { .. }) => {
                 Some(ErrorCode::PermissionDenied)
             }

@@ -63,8 +63,11 @@ pub struct Options {
     pub osd_crush_initial_weight: f64,
     /// The host bucket an OSD goes under; empty: the machine's hostname.
     pub osd_crush_host: String,
-    /// Seconds a client or CLI waits for a monitor to answer.
+    /// Seconds a client or CLI waits for a monitor to answer, and for an
+    /// object operation to complete (resending as the map changes).
     pub client_mon_timeout: f64,
+    /// Largest object an OSD stores (bytes; Ceph's default, 128 MiB).
+    pub osd_max_object_size: u64,
 }
 
 impl Default for Options {
@@ -96,6 +99,7 @@ impl Default for Options {
             osd_crush_initial_weight: -1.0,
             osd_crush_host: String::new(),
             client_mon_timeout: 30.0,
+            osd_max_object_size: 128 << 20,
         }
     }
 }
@@ -141,6 +145,9 @@ impl Options {
         }
         if self.osd_pool_default_size == 0 || self.osd_pool_default_size > 10 {
             return Err("osd_pool_default_size must be 1..=10".into());
+        }
+        if self.osd_max_object_size == 0 || self.osd_max_object_size > 128 << 20 {
+            return Err("osd_max_object_size must be 1..=134217728 bytes (the messenger carries at most 129 MiB of data per message)".into());
         }
         if self.osd_pool_default_pg_num == 0 {
             return Err("osd_pool_default_pg_num must be at least 1".into());

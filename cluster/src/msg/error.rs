@@ -24,6 +24,10 @@ pub enum ErrorCode {
     Timeout,
     /// EIO: the daemon failed to do it (storage, internal).
     Io,
+    /// ECANCELED: a guard (cmpext, assert_version) did not hold.
+    Mismatch,
+    /// EFBIG: beyond the maximum object size.
+    TooBig,
 }
 
 impl ErrorCode {
@@ -38,6 +42,8 @@ impl ErrorCode {
             ErrorCode::Invalid => 22,
             ErrorCode::Full => 28,
             ErrorCode::Timeout => 110,
+            ErrorCode::Mismatch => 125,
+            ErrorCode::TooBig => 27,
         }
     }
 
@@ -52,6 +58,8 @@ impl ErrorCode {
             ErrorCode::Invalid => "EINVAL",
             ErrorCode::Full => "ENOSPC",
             ErrorCode::Timeout => "ETIMEDOUT",
+            ErrorCode::Mismatch => "ECANCELED",
+            ErrorCode::TooBig => "EFBIG",
         }
     }
 }

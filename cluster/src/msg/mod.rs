@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod mon;
+pub mod osd;
 
 pub use error::{ErrorCode, RemoteError};
 
@@ -25,4 +26,17 @@ pub mod msg_type {
     /// OSD-to-OSD heartbeat: [`super::mon::Ping`] and its echo.
     pub const OSD_PING: u16 = 30;
     pub const OSD_PING_REPLY: u16 = 31;
+    /// A client's [`super::osd::OsdOp`] to a PG's primary, and its
+    /// [`super::osd::OsdOpReply`].
+    pub const OSD_OP: u16 = 40;
+    pub const OSD_OP_REPLY: u16 = 41;
+    /// [`super::osd::ListObjects`] and [`super::osd::ListReply`].
+    pub const OSD_LIST: u16 = 42;
+    pub const OSD_LIST_REPLY: u16 = 43;
+    /// Primary to replica: [`super::osd::RepOp`] / [`super::osd::RepOpReply`].
+    pub const REP_OP: u16 = 44;
+    pub const REP_OP_REPLY: u16 = 45;
+    /// Primary to peer: [`super::osd::PgQuery`] / [`super::osd::PgQueryReply`].
+    pub const PG_QUERY: u16 = 46;
+    pub const PG_QUERY_REPLY: u16 = 47;
 }

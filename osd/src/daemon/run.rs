@@ -20,12 +20,14 @@ use messenger::{Handler, Message, Request};
 use super::heartbeat::{ping_message, Heartbeat};
 use super::host;
 use super::superblock::OsdDir;
+use crate::pg::PgService;
 use crate::store::{RocksStore, StoreOptions};
 
-/// Answers heartbeats from other OSDs.
+/// Answers heartbeats, client ops and replica traffic.
 struct OsdHandler {
     id: u32,
     epoch: AtomicU32,
+    pgs: std::sync::OnceLock<Arc<PgService>>,
 }
 
 impl Handler for OsdHandler {
@@ -41,6 +43,12 @@ impl Handler for OsdHandler {
                         ping.stamp_ms,
                     ))
                 }
+                msg_type::OSD_OP => Some(self.pgs.get()?.handle_op(&req.from, &req.message).await),
+                msg_type::OSD_LIST => Some(self.pgs.get()?.handle_list(&req.message).await),
+                msg_type::REP_OP => {
+                    Some(self.pgs.get()?.handle_repop(&req.from, &req.message).await)
+                }
+                msg_type::PG_QUERY => Some(self.pgs.get()?.handle_query(&req.message).await),
                 other => {
                     tracing::debug!(from = %req.from, "ignoring message type {other}");
                     None
@@ -98,15 +106,31 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
         ));
     }
     let id = sb.osd_id;
-    let _store =
-        RocksStore::open(&d.store_path(), StoreOptions::default()).map_err(|e| e.to_string())?;
+    let store = Arc::new(
+        RocksStore::open(
+            &d.store_path(),
+            StoreOptions {
+                max_object_size: opts.osd_max_object_size,
+                ..StoreOptions::default()
+            },
+        )
+        .map_err(|e| e.to_string())?,
+    );
     let handler = Arc::new(OsdHandler {
         id,
         epoch: AtomicU32::new(0),
+        pgs: std::sync::OnceLock::new(),
     });
     let bind = bind_addr(&opts)?;
     let mc = MonClient::from_options(&opts, &creds, Some(bind), Some(handler.clone()))
         .map_err(|e| e.to_string())?;
+    let _ = handler
+        .pgs
+        .set(Arc::new(PgService::new(id, store, mc.clone())));
+    // Serve with a map in hand.
+    mc.refresh_map()
+        .await
+        .map_err(|e| format!("fetching the OSDMap: {e}"))?;
     let addr = mc.messenger.local_addr();
     let hostname = if opts.osd_crush_host.is_empty() {
         host::hostname()

@@ -1,11 +1,13 @@
 //! A transaction: ordered operations on objects of one collection, the
 //! PG-log entries and PG info they belong to, applied all or nothing.
 
+use rkyv::{Archive, Deserialize, Serialize};
+
 use super::types::{CollectionId, ObjectId, PgInfo, PgLogEntry, Version};
 
 /// One operation on an object. Operations that write create the object if
 /// it does not exist yet; `Remove` requires it to exist.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
 pub enum Op {
     /// Creates an empty object; with `exclusive`, fails if it exists.
     Create {
@@ -97,7 +99,7 @@ impl Op {
 }
 
 /// Everything one client operation changes in one PG.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
 pub struct Transaction {
     pub coll: CollectionId,
     /// The version stamped on every object this transaction modifies.
