@@ -35,6 +35,8 @@ pub struct Options {
     pub osd_heartbeat_grace: f64,
     /// Seconds between an OSD's beacons to the monitors.
     pub osd_beacon_report_interval: f64,
+    /// Seconds between an OSD's PG statistics reports to the monitors.
+    pub osd_mon_report_interval: f64,
     /// Seconds a down OSD stays in before it is marked out (unless noout).
     pub mon_osd_down_out_interval: f64,
     /// Distinct OSDs that must report a peer failed before it is marked
@@ -86,6 +88,7 @@ impl Default for Options {
             osd_heartbeat_interval: 6.0,
             osd_heartbeat_grace: 20.0,
             osd_beacon_report_interval: 300.0,
+            osd_mon_report_interval: 5.0,
             mon_osd_down_out_interval: 600.0,
             mon_osd_min_down_reporters: 2,
             mon_osd_report_timeout: 900.0,

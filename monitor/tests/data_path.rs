@@ -302,6 +302,32 @@ fn replicated_pool_end_to_end() {
             .contains("size 200000")
     );
 
+    // PG statistics: every PG active+clean, the objects and bytes counted.
+    let listed = rt.block_on(pool.list_objects(true)).unwrap();
+    let total_bytes: u64 = listed
+        .iter()
+        .map(|(ns, n)| {
+            let mut p = pool.clone();
+            p.set_namespace(ns);
+            rt.block_on(p.stat(n)).unwrap().size
+        })
+        .sum();
+    wait_for(30, "PG stats of every object", || {
+        let s = c.json(&["pg", "stat"])?;
+        (s["num_objects"] == listed.len() as u64 && s["num_bytes"] == total_bytes).then_some(())
+    });
+    let st = c.status().unwrap();
+    assert_eq!(
+        st["pgmap"]["pgs_by_state"],
+        serde_json::json!([{"state_name": "active+clean", "count": 16}]),
+        "{st}"
+    );
+    let dump = c.json(&["pg", "dump"]).unwrap();
+    assert_eq!(dump["pg_map"]["pg_stats"].as_array().unwrap().len(), 16);
+    let df = c.json(&["df"]).unwrap();
+    assert_eq!(df["pools"][0]["stats"]["objects"], listed.len() as u64);
+    assert_eq!(df["pools"][0]["stats"]["bytes_used"], total_bytes * 3);
+
     // Each object's copies are on exactly its acting OSDs.
     let map = rados.monclient().osdmap().unwrap();
     let crush = map.crush().unwrap();

@@ -31,6 +31,30 @@ pub enum MonRequest {
         reporter: u32,
         failed_for_ms: u64,
     },
+    /// A primary's report on the PGs it leads.
+    PgStats {
+        osd: u32,
+        epoch: u32,
+        stats: Vec<PgStat>,
+    },
+}
+
+/// One PG as its primary sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct PgStat {
+    pub pool: u64,
+    pub seed: u32,
+    /// Ceph's state words joined by '+': `active+clean`,
+    /// `active+undersized+degraded`, `undersized+degraded+peered`, ...
+    pub state: String,
+    pub num_objects: u64,
+    pub num_bytes: u64,
+    pub up: Vec<i32>,
+    pub acting: Vec<i32>,
+    /// (epoch, counter) of the PG's last write.
+    pub last_update: (u32, u64),
+    /// Map epoch the primary reported at.
+    pub reported_epoch: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
@@ -195,6 +219,8 @@ pub struct ClusterView {
     pub health: Vec<HealthCheck>,
     /// PG states as the monitors know them: (state name, count).
     pub pgs_by_state: Vec<(String, u32)>,
+    /// Every PG the primaries reported, by pool and seed.
+    pub pg_stats: Vec<PgStat>,
 }
 
 impl ClusterView {

@@ -35,6 +35,7 @@ pub fn authorize(
                 MonRequest::Status | MonRequest::Subscribe { .. } => Ok(()),
                 MonRequest::Beacon { osd, .. } if *osd == id => Ok(()),
                 MonRequest::Failure { reporter, .. } if *reporter == id => Ok(()),
+                MonRequest::PgStats { osd, .. } if *osd == id => Ok(()),
                 MonRequest::Command(MonCommand::OsdBoot { id: b, .. }) if *b == id => Ok(()),
                 // Going down cleanly.
                 MonRequest::Command(MonCommand::OsdDown { ids }) if ids == &[id] => Ok(()),
@@ -52,7 +53,9 @@ pub fn authorize(
             let ok = match req {
                 MonRequest::Status | MonRequest::Subscribe { .. } => caps.mon_read(),
                 MonRequest::AuthList | MonRequest::AuthGet { .. } => caps.mon_all(),
-                MonRequest::Beacon { .. } | MonRequest::Failure { .. } => false,
+                MonRequest::Beacon { .. }
+                | MonRequest::Failure { .. }
+                | MonRequest::PgStats { .. } => false,
                 MonRequest::Command(MonCommand::OsdNew { .. }) => {
                     caps.mon == MonCap::BootstrapOsd || caps.mon_write()
                 }

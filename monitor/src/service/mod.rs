@@ -36,6 +36,11 @@ pub fn start_background(mon: Arc<Monitor>, seed: crate::state::Seed) {
     ticker::spawn(mon, seed);
 }
 
+/// The latest report of each PG, by (pool, seed): the stat, when it came,
+/// and which OSD sent it.
+pub type PgReports =
+    std::collections::HashMap<(u64, u32), (cluster::msg::mon::PgStat, Instant, u32)>;
+
 pub struct Monitor {
     pub name: String,
     pub rank: u64,
@@ -49,6 +54,9 @@ pub struct Monitor {
     pub detector: Mutex<Option<failure::Detector>>,
     pub subscribers: Subscribers,
     pub started: Instant,
+    /// The primaries' latest PG reports (kept by the leader, in memory,
+    /// as Ceph's manager keeps them): by (pool, seed), with when and who.
+    pub pg_stats: Mutex<PgReports>,
 }
 
 /// The messenger's handler; the monitor is set once it exists (the
@@ -201,6 +209,21 @@ impl Monitor {
                 }
                 if let Some(d) = self.detector().as_mut() {
                     d.report(target, reporter, failed_for_ms, Instant::now());
+                }
+                MonReply::Done(Done::default())
+            }
+            MonRequest::PgStats { osd, epoch, stats } => {
+                let req = MonRequest::PgStats { osd, epoch, stats };
+                if let Err(r) = self.leader_or_forward(from, req.clone()).await {
+                    return r;
+                }
+                let MonRequest::PgStats { osd, stats, .. } = req else {
+                    unreachable!("built above")
+                };
+                let now = Instant::now();
+                let mut all = self.pg_stats.lock().unwrap_or_else(|p| p.into_inner());
+                for s in stats {
+                    all.insert((s.pool, s.seed), (s, now, osd));
                 }
                 MonReply::Done(Done::default())
             }

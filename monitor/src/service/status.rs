@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use cluster::msg::mon::{ClusterView, HealthCheck};
+use cluster::msg::mon::{ClusterView, HealthCheck, PgStat};
 use openraft::ServerState;
 
 use super::Monitor;
@@ -88,15 +88,8 @@ impl Monitor {
                     detail: Vec::new(),
                 });
             }
-            let num_pgs: u32 = s.osdmap.pools.values().map(|p| p.pg_num).sum();
-            // PG states come from the OSDs' reports; until the data path
-            // reports them, every PG is "unknown", as Ceph shows PGs no
-            // OSD has reported.
-            let pgs_by_state = if num_pgs > 0 {
-                vec![("unknown".to_string(), num_pgs)]
-            } else {
-                Vec::new()
-            };
+            let (pgs_by_state, pg_stats) = self.pg_states(&s.osdmap);
+            pg_health(&pgs_by_state, &mut health);
             ClusterView {
                 monmap: s.monmap.clone(),
                 osdmap: s.osdmap.clone(),
@@ -107,7 +100,70 @@ impl Monitor {
                 commit_index: metrics.last_applied.map_or(0, |l| l.index),
                 health,
                 pgs_by_state,
+                pg_stats,
             }
         })
+    }
+
+    /// Every PG's state from the primaries' reports: a PG nobody reported
+    /// is `unknown`; one whose reporter is down, or whose report is older
+    /// than three report intervals (or predates a change of its pool), is
+    /// `stale+` what it last was.
+    fn pg_states(&self, map: &cluster::OsdMap) -> (Vec<(String, u32)>, Vec<PgStat>) {
+        let fresh =
+            std::time::Duration::from_secs_f64(self.opts.osd_mon_report_interval * 3.0 + 5.0);
+        let all = self.pg_stats.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts: std::collections::BTreeMap<String, u32> = Default::default();
+        let mut stats = Vec::new();
+        for pool in map.pools.values() {
+            for seed in 0..pool.pg_num {
+                let state = match all.get(&(pool.id, seed)) {
+                    None => "unknown".to_string(),
+                    Some((st, at, osd)) => {
+                        let mut st = st.clone();
+                        if !map.is_up(*osd) || at.elapsed() > fresh {
+                            st.state = format!("stale+{}", st.state);
+                        }
+                        let s = st.state.clone();
+                        stats.push(st);
+                        s
+                    }
+                };
+                *counts.entry(state).or_default() += 1;
+            }
+        }
+        (counts.into_iter().collect(), stats)
+    }
+}
+
+/// Ceph's PG health checks: PGs not active, and PGs with fewer copies
+/// than their pool's size.
+fn pg_health(by_state: &[(String, u32)], health: &mut Vec<HealthCheck>) {
+    let count = |f: &dyn Fn(&str) -> bool| -> (u32, Vec<String>) {
+        let hits: Vec<&(String, u32)> = by_state.iter().filter(|(s, _)| f(s)).collect();
+        (
+            hits.iter().map(|(_, n)| n).sum(),
+            hits.iter().map(|(s, n)| format!("{n} pgs {s}")).collect(),
+        )
+    };
+    let (inactive, detail) =
+        count(&|s: &str| !s.split('+').any(|w| w == "active") || s.starts_with("stale"));
+    if inactive > 0 {
+        health.push(HealthCheck {
+            code: "PG_AVAILABILITY".into(),
+            severity: "HEALTH_WARN".into(),
+            summary: format!("Reduced data availability: {inactive} pgs inactive"),
+            detail,
+        });
+    }
+    let (degraded, detail) =
+        count(&|s: &str| s.split('+').any(|w| w == "degraded" || w == "undersized"));
+    if degraded > 0 {
+        health.push(HealthCheck {
+            code: "PG_DEGRADED".into(),
+            severity: "HEALTH_WARN".into(),
+            summary: format!("Degraded data redundancy: {degraded} pgs degraded"),
+            detail,
+        });
     }
 }

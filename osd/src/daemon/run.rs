@@ -124,9 +124,8 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
     let bind = bind_addr(&opts)?;
     let mc = MonClient::from_options(&opts, &creds, Some(bind), Some(handler.clone()))
         .map_err(|e| e.to_string())?;
-    let _ = handler
-        .pgs
-        .set(Arc::new(PgService::new(id, store, mc.clone())));
+    let pgs = Arc::new(PgService::new(id, store, mc.clone()));
+    let _ = handler.pgs.set(pgs.clone());
     // Serve with a map in hand.
     mc.refresh_map()
         .await
@@ -164,6 +163,7 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
         id,
         Duration::from_secs_f64(opts.osd_beacon_report_interval),
     );
+    pgs.spawn_reporter(Duration::from_secs_f64(opts.osd_mon_report_interval));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(None::<String>);
     spawn_map_watch(mc.clone(), handler.clone(), boot, id, stop_tx);
     if !opts.metrics_addr.is_empty() {

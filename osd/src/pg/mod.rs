@@ -10,6 +10,7 @@
 //! I/O with a clear, retryable error rather than serve stale data.
 
 pub mod ops;
+mod stats;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -45,6 +46,11 @@ struct PgState {
     /// OSD restarts).
     recent: HashMap<(String, u64), Version>,
     recent_order: std::collections::VecDeque<(String, u64)>,
+    /// Objects and bytes in the PG (counted once, then kept up to date by
+    /// each write).
+    usage: Option<(u64, u64)>,
+    /// Why the last peering failed, if it did.
+    blocked: Option<String>,
 }
 
 /// How many request ids each PG remembers.
@@ -160,6 +166,8 @@ impl PgService {
                     peered: None,
                     recent: HashMap::new(),
                     recent_order: Default::default(),
+                    usage: None,
+                    blocked: None,
                 }))
             })
             .clone()
@@ -219,6 +227,17 @@ impl PgService {
 
     /// Asks every other acting OSD for its last update; all must match ours.
     async fn peer(&self, st: &mut PgState, pg: PgId, placed: &Placed) -> Result<(), RemoteError> {
+        let r = self.try_peer(st, pg, placed).await;
+        st.blocked = r.as_ref().err().map(|e| e.message.clone());
+        r
+    }
+
+    async fn try_peer(
+        &self,
+        st: &mut PgState,
+        pg: PgId,
+        placed: &Placed,
+    ) -> Result<(), RemoteError> {
         if st.peered.as_ref() == Some(&placed.acting) {
             return Ok(());
         }
@@ -386,11 +405,8 @@ impl PgService {
             ));
         }
         let info = self.ensure_pg(&mut st, pg).map_err(whole)?;
-        let prior = self
-            .store
-            .stat(&coll, &obj)
-            .map(|s| s.version)
-            .unwrap_or_default();
+        let before = self.store.stat(&coll, &obj).ok();
+        let prior = before.map(|s| s.version).unwrap_or_default();
         let version = Version {
             epoch: placed.map.epoch,
             counter: info.last_update.counter + 1,
@@ -428,6 +444,12 @@ impl PgService {
             return Err(whole(e.into_error()));
         }
         st.info = Some(new_info);
+        if let Some((objects, bytes)) = st.usage.as_mut() {
+            let after = self.store.stat(&coll, &obj).ok();
+            *objects = (*objects + after.is_some() as u64).saturating_sub(before.is_some() as u64);
+            *bytes =
+                (*bytes + after.map_or(0, |s| s.size)).saturating_sub(before.map_or(0, |s| s.size));
+        }
         Ok((
             OsdOpReply {
                 error: None,

@@ -103,6 +103,8 @@ enum Cmd {
         obj: String,
     },
     Lspools,
+    /// Objects and bytes per pool (from the OSDs' PG reports).
+    Df,
     /// `bench SECONDS write|seq|rand [-b SIZE] [-t CONCURRENCY] [--no-cleanup]`.
     Bench {
         seconds: u64,
@@ -183,6 +185,30 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
         }
         return Ok(());
     }
+    if let Cmd::Df = cli.cmd {
+        let v = rados.monclient().status().await?;
+        println!(
+            "{:<20} {:>14} {:>10} {:>8}",
+            "POOL_NAME", "USED", "OBJECTS", "COPIES"
+        );
+        for p in v.osdmap.pools.values() {
+            let (bytes, objects) = v
+                .pg_stats
+                .iter()
+                .filter(|s| s.pool == p.id)
+                .fold((0u64, 0u64), |(b, o), s| {
+                    (b + s.num_bytes, o + s.num_objects)
+                });
+            println!(
+                "{:<20} {:>14} {:>10} {:>8}",
+                p.name,
+                bytes * u64::from(p.size),
+                objects,
+                objects * u64::from(p.size)
+            );
+        }
+        return Ok(());
+    }
     let pool_name = cli
         .pool
         .clone()
@@ -193,7 +219,7 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
     }
     let p = &pool;
     match cli.cmd {
-        Cmd::Lspools => unreachable!("handled above"),
+        Cmd::Lspools | Cmd::Df => unreachable!("handled above"),
         Cmd::Put { obj, file } => {
             let data = read_input(&file)?;
             p.write_full(&obj, &data).await.map_err(about(&obj, p))?;

@@ -49,6 +49,13 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: MonCmd,
     },
+    /// Placement groups: `pg stat`, `pg dump`.
+    Pg {
+        #[command(subcommand)]
+        cmd: PgCmd,
+    },
+    /// Space used per pool.
+    Df,
     Auth {
         #[command(subcommand)]
         cmd: AuthCmd,
@@ -57,6 +64,14 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: OsdCmd,
     },
+}
+
+#[derive(Subcommand)]
+pub enum PgCmd {
+    /// One line: PGs by state, data and objects.
+    Stat,
+    /// Every PG with its state, counts and OSDs.
+    Dump,
 }
 
 #[derive(Subcommand)]

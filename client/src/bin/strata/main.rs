@@ -11,7 +11,7 @@ mod tree;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use args::{AuthCmd, Cli, Cmd, CrushCmd, EcCmd, MonCmd, OsdCmd, PoolCmd, RuleCmd};
+use args::{AuthCmd, Cli, Cmd, CrushCmd, EcCmd, MonCmd, OsdCmd, PgCmd, PoolCmd, RuleCmd};
 use clap::Parser;
 use client::{ClientError, MonClient};
 use cluster::msg::mon::{MonCommand, MonReply, MonRequest};
@@ -102,6 +102,9 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
         ),
         Cmd::QuorumStatus => print::quorum_status(&mc.status().await?, fmt),
         Cmd::Mon { cmd: MonCmd::Stat } => print::mon_stat(&mc.status().await?, fmt),
+        Cmd::Pg { cmd: PgCmd::Stat } => print::pg_stat(&mc.status().await?, fmt),
+        Cmd::Pg { cmd: PgCmd::Dump } => print::pg_dump(&mc.status().await?, fmt),
+        Cmd::Df => print::df(&mc.status().await?, fmt),
         Cmd::Auth { cmd } => auth(&mc, cmd, fmt).await?,
         Cmd::Osd { cmd } => osd(&mc, cmd, fmt, &opts).await?,
     }

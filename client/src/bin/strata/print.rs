@@ -391,3 +391,126 @@ pub fn rule_dump(m: &OsdMap, name: Option<&str>, _fmt: Format) -> Result<(), Cli
     }
     Ok(())
 }
+
+fn human(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+pub fn pg_stat(v: &ClusterView, fmt: Format) {
+    let bytes: u64 = v.pg_stats.iter().map(|s| s.num_bytes).sum();
+    let objects: u64 = v.pg_stats.iter().map(|s| s.num_objects).sum();
+    if fmt == Format::Json {
+        json(&json!({
+            "num_pgs": num_pgs(v),
+            "pg_summary": {"num_pg_by_state": v.pgs_by_state.iter()
+                .map(|(s, n)| json!({"name": s, "num": n})).collect::<Vec<_>>()},
+            "num_bytes": bytes,
+            "num_objects": objects,
+        }));
+        return;
+    }
+    let states: Vec<String> = v
+        .pgs_by_state
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    println!(
+        "{} pgs: {}; {} data, {} objects",
+        num_pgs(v),
+        states.join(", "),
+        human(bytes),
+        objects
+    );
+}
+
+pub fn pg_dump(v: &ClusterView, fmt: Format) {
+    let pgid = |s: &cluster::msg::mon::PgStat| format!("{}.{:x}", s.pool, s.seed);
+    if fmt == Format::Json {
+        let stats: Vec<Value> = v
+            .pg_stats
+            .iter()
+            .map(|s| {
+                json!({
+                    "pgid": pgid(s), "state": s.state,
+                    "stat_sum": {"num_objects": s.num_objects, "num_bytes": s.num_bytes},
+                    "up": s.up, "acting": s.acting,
+                    "up_primary": s.up.first(), "acting_primary": s.acting.first(),
+                    "last_update": format!("{}'{}", s.last_update.0, s.last_update.1),
+                    "reported_epoch": s.reported_epoch,
+                })
+            })
+            .collect();
+        json(&json!({"pg_ready": true, "pg_map": {"version": v.osdmap.epoch, "pg_stats": stats}}));
+        return;
+    }
+    println!(
+        "{:<8} {:>8} {:>12} {:<28} {:<12} {:<12} {:>10}",
+        "PG_STAT", "OBJECTS", "BYTES", "STATE", "UP", "ACTING", "LAST"
+    );
+    for s in &v.pg_stats {
+        println!(
+            "{:<8} {:>8} {:>12} {:<28} {:<12} {:<12} {:>10}",
+            pgid(s),
+            s.num_objects,
+            s.num_bytes,
+            s.state,
+            format!("{:?}", s.up),
+            format!("{:?}", s.acting),
+            format!("{}'{}", s.last_update.0, s.last_update.1)
+        );
+    }
+}
+
+/// Stored bytes and objects per pool, from the primaries' PG reports;
+/// used = stored times the pool's size.
+pub fn df(v: &ClusterView, fmt: Format) {
+    let mut rows = Vec::new();
+    for p in v.osdmap.pools.values() {
+        let (stored, objects) = v
+            .pg_stats
+            .iter()
+            .filter(|s| s.pool == p.id)
+            .fold((0u64, 0u64), |(b, o), s| {
+                (b + s.num_bytes, o + s.num_objects)
+            });
+        rows.push((p, stored, objects, stored * u64::from(p.size)));
+    }
+    if fmt == Format::Json {
+        let pools: Vec<Value> = rows
+            .iter()
+            .map(|(p, stored, objects, used)| {
+                json!({"name": p.name, "id": p.id,
+                       "stats": {"stored": stored, "objects": objects, "bytes_used": used}})
+            })
+            .collect();
+        json(&json!({"pools": pools}));
+        return;
+    }
+    println!("--- POOLS ---");
+    println!(
+        "{:<20} {:>4} {:>6} {:>12} {:>9} {:>12}",
+        "POOL", "ID", "PGS", "STORED", "OBJECTS", "USED"
+    );
+    for (p, stored, objects, used) in rows {
+        println!(
+            "{:<20} {:>4} {:>6} {:>12} {:>9} {:>12}",
+            p.name,
+            p.id,
+            p.pg_num,
+            human(stored),
+            objects,
+            human(used)
+        );
+    }
+}
