@@ -10,4 +10,4 @@ pub mod rados;
 
 pub use error::ClientError;
 pub use monclient::{MonClient, PushHandler};
-pub use rados::{IoCtx, ObjStat, ObjVersion, ObjectOperation, OpResult, Rados};
+pub use rados::{IoCtx, ObjStat, ObjVersion, ObjectOperation, OpResult, PoolUsage, Rados};

@@ -48,6 +48,18 @@ pub struct ObjStat {
     pub version: ObjVersion,
 }
 
+/// One pool's usage ([`Rados::df`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub id: u64,
+    pub name: String,
+    pub stored: u64,
+    pub objects: u64,
+    /// `stored` times the number of copies.
+    pub used: u64,
+    pub copies: u64,
+}
+
 struct Inner {
     mc: Arc<MonClient>,
     op_timeout: Duration,
@@ -103,6 +115,33 @@ impl Rados {
     pub async fn list_pools(&self) -> Result<Vec<(u64, String)>, ClientError> {
         let m = self.map().await?;
         Ok(m.pools.values().map(|p| (p.id, p.name.clone())).collect())
+    }
+
+    /// Per pool: bytes stored, objects, and bytes used with every copy,
+    /// from the primaries' PG reports (a few seconds old at most).
+    pub async fn df(&self) -> Result<Vec<PoolUsage>, ClientError> {
+        let v = self.inner.mc.status().await?;
+        Ok(v.osdmap
+            .pools
+            .values()
+            .map(|p| {
+                let (stored, objects) = v
+                    .pg_stats
+                    .iter()
+                    .filter(|s| s.pool == p.id)
+                    .fold((0u64, 0u64), |(b, o), s| {
+                        (b + s.num_bytes, o + s.num_objects)
+                    });
+                PoolUsage {
+                    id: p.id,
+                    name: p.name.clone(),
+                    stored,
+                    objects,
+                    used: stored * u64::from(p.size),
+                    copies: u64::from(p.size),
+                }
+            })
+            .collect())
     }
 
     /// A handle on pool `name` (ENOENT if it does not exist).

@@ -39,4 +39,10 @@ pub mod msg_type {
     /// Primary to peer: [`super::osd::PgQuery`] / [`super::osd::PgQueryReply`].
     pub const PG_QUERY: u16 = 46;
     pub const PG_QUERY_REPLY: u16 = 47;
+    /// Recovery: [`super::osd::PgLogRequest`] / [`super::osd::PgLogReply`],
+    /// [`super::osd::Pull`] / [`super::osd::PullReply`].
+    pub const PG_LOG: u16 = 48;
+    pub const PG_LOG_REPLY: u16 = 49;
+    pub const PULL: u16 = 50;
+    pub const PULL_REPLY: u16 = 51;
 }

@@ -226,3 +226,41 @@ pub struct PgQueryReply {
     /// (epoch, counter) of the last write the PG holds; (0, 0) if none.
     pub last_update: (u32, u64),
 }
+
+/// Primary to peer (recovery): your PG's log entries after `after`. The
+/// entries (the store's encoding) come back in the reply's data section.
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct PgLogRequest {
+    pub pool: u64,
+    pub pg_seed: u32,
+    pub after: (u32, u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct PgLogReply {
+    pub error: Option<RemoteError>,
+    /// The oldest version the log still holds: entries after `after` are
+    /// complete only if `log_tail <= after`.
+    pub log_tail: (u32, u64),
+}
+
+/// Primary to peer (recovery): the whole current state of one object.
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct Pull {
+    pub pool: u64,
+    pub pg_seed: u32,
+    pub ns: String,
+    pub name: String,
+}
+
+/// The object's bytes are in the data section.
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct PullReply {
+    pub error: Option<RemoteError>,
+    pub exists: bool,
+    pub version: (u32, u64),
+    pub mtime_ns: u64,
+    pub xattrs: Vec<(String, Vec<u8>)>,
+    pub omap: Vec<(Vec<u8>, Vec<u8>)>,
+    pub omap_header: Vec<u8>,
+}

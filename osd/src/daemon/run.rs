@@ -49,6 +49,12 @@ impl Handler for OsdHandler {
                     Some(self.pgs.get()?.handle_repop(&req.from, &req.message).await)
                 }
                 msg_type::PG_QUERY => Some(self.pgs.get()?.handle_query(&req.message).await),
+                msg_type::PG_LOG if req.from.kind == auth::EntityKind::Osd => {
+                    Some(self.pgs.get()?.handle_log(&req.message).await)
+                }
+                msg_type::PULL if req.from.kind == auth::EntityKind::Osd => {
+                    Some(self.pgs.get()?.handle_pull(&req.message).await)
+                }
                 other => {
                     tracing::debug!(from = %req.from, "ignoring message type {other}");
                     None

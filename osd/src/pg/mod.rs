@@ -5,11 +5,12 @@
 //! order. A write is one store transaction (the object ops, a PG-log
 //! entry, the PG info) applied on every acting OSD before the client is
 //! answered. Before a primary serves a PG with a new acting set it asks
-//! every member for its last update (a minimal peering); if they differ,
-//! the PG needs recovery, which this build does not do yet: it refuses
-//! I/O with a clear, retryable error rather than serve stale data.
+//! every member for its last update (peering) and recovers the ones
+//! behind from the PG log ([`recovery`]); until that succeeds the PG
+//! refuses I/O with a clear, retryable error rather than serve stale data.
 
 pub mod ops;
+mod recovery;
 mod stats;
 
 use std::collections::HashMap;
@@ -242,6 +243,7 @@ impl PgService {
             return Ok(());
         }
         let mine = self.ensure_pg(st, pg)?.last_update;
+        let mut versions = Vec::new();
         for osd in placed.acting.iter().filter(|o| **o != self.id as i32) {
             let addr = Self::addr_of(&placed.map, *osd)
                 .ok_or_else(|| again(format!("PG {pg}: osd.{osd} has no address")))?;
@@ -273,12 +275,14 @@ impl PgService {
                 epoch: rep.last_update.0,
                 counter: rep.last_update.1,
             };
-            if theirs != mine {
-                return Err(again(format!(
-                    "PG {pg} needs recovery: osd.{osd} is at {}.{}, osd.{} at {}.{} (recovery is not implemented yet)",
-                    theirs.epoch, theirs.counter, self.id, mine.epoch, mine.counter
-                )));
-            }
+            versions.push((*osd, theirs));
+        }
+        if versions.iter().any(|(_, v)| *v != mine) {
+            versions.push((self.id as i32, mine));
+            self.recover(pg, placed, &versions).await?;
+            // Our info may have moved: read it again.
+            st.info = None;
+            self.ensure_pg(st, pg)?;
         }
         st.peered = Some(placed.acting.clone());
         Ok(())

@@ -44,6 +44,11 @@ pub enum Op {
     Remove {
         obj: ObjectId,
     },
+    /// Removes the object if it exists (recovery resets an object before
+    /// writing the authoritative copy).
+    Discard {
+        obj: ObjectId,
+    },
     SetXattr {
         obj: ObjectId,
         name: String,
@@ -87,6 +92,7 @@ impl Op {
             | Op::Truncate { obj, .. }
             | Op::Zero { obj, .. }
             | Op::Remove { obj }
+            | Op::Discard { obj }
             | Op::SetXattr { obj, .. }
             | Op::RmXattr { obj, .. }
             | Op::OmapSetHeader { obj, .. }

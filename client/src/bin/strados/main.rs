@@ -186,25 +186,17 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
         return Ok(());
     }
     if let Cmd::Df = cli.cmd {
-        let v = rados.monclient().status().await?;
         println!(
             "{:<20} {:>14} {:>10} {:>8}",
             "POOL_NAME", "USED", "OBJECTS", "COPIES"
         );
-        for p in v.osdmap.pools.values() {
-            let (bytes, objects) = v
-                .pg_stats
-                .iter()
-                .filter(|s| s.pool == p.id)
-                .fold((0u64, 0u64), |(b, o), s| {
-                    (b + s.num_bytes, o + s.num_objects)
-                });
+        for u in rados.df().await? {
             println!(
                 "{:<20} {:>14} {:>10} {:>8}",
-                p.name,
-                bytes * u64::from(p.size),
-                objects,
-                objects * u64::from(p.size)
+                u.name,
+                u.used,
+                u.objects,
+                u.objects * u.copies
             );
         }
         return Ok(());

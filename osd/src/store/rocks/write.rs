@@ -264,9 +264,12 @@ impl Txn<'_> {
             }
             Op::Truncate { obj, size } => self.truncate(obj, *size),
             Op::Zero { obj, offset, len } => self.zero(obj, *offset, *len),
-            Op::Remove { obj } => {
+            Op::Remove { obj } | Op::Discard { obj } => {
                 let s = self.staged(obj)?;
                 if s.meta.is_none() {
+                    if matches!(op, Op::Discard { .. }) {
+                        return Ok(());
+                    }
                     return Err(StoreError::NoSuchObject {
                         coll,
                         obj: obj.clone(),
