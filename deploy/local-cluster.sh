@@ -100,6 +100,13 @@ osds_up() {
     printf '%s\n' "$out" | grep -q "\"num_up_osds\": $1\b"
 }
 
+pgs_active() {
+    local out
+    out="$(strata pg stat --connect-timeout 3)" || return 1
+    case "$out" in *unknown*|*peering*|*stale*) return 1 ;; esac
+    printf '%s\n' "$out" | grep -q active
+}
+
 daemons() {
     ls "$DIR/run" 2>/dev/null | sed 's/\.pid$//'
 }
@@ -147,6 +154,7 @@ up)
         echo "strados -p data get hello:"
         "$BIN/strados" --conf "$CONF" -p data get hello -
         "$BIN/strados" --conf "$CONF" -p data stat hello
+        wait_for 60 "the PGs' first reports" pgs_active
     fi
     strata status
     cat <<EOF

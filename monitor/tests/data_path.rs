@@ -302,6 +302,54 @@ fn replicated_pool_end_to_end() {
             .contains("size 200000")
     );
 
+    // Caps are enforced by the OSDs: read-only on this pool, or rights on
+    // another pool only.
+    let ro = c.path().join("ro.keyring");
+    let other_kr = c.path().join("other.keyring");
+    c.ok(&[
+        "auth",
+        "get-or-create",
+        "client.ro",
+        "mon",
+        "allow r",
+        "osd",
+        "allow r pool=data",
+        "-o",
+        ro.to_str().unwrap(),
+    ]);
+    c.ok(&[
+        "auth",
+        "get-or-create",
+        "client.other",
+        "mon",
+        "allow r",
+        "osd",
+        "allow rw pool=elsewhere",
+        "-o",
+        other_kr.to_str().unwrap(),
+    ]);
+    let as_ro = |args: &[&str]| strados(&[&["--keyring", ro.to_str().unwrap()], args].concat());
+    let as_other =
+        |args: &[&str]| strados(&[&["--keyring", other_kr.to_str().unwrap()], args].concat());
+    let out = as_ro(&["-p", "data", "get", "cli", "-"]);
+    assert_eq!(
+        out.stdout,
+        pattern(200_000, 9),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = as_ro(&["-p", "data", "put", "ro-write", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "EPERM");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("client.ro may not write to pool 'data'"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = as_other(&["-p", "data", "get", "cli", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("may not read pool 'data'"));
+    assert_eq!(as_other(&["-p", "data", "ls"]).status.code(), Some(1));
+
     // PG statistics: every PG active+clean, the objects and bytes counted.
     let listed = rt.block_on(pool.list_objects(true)).unwrap();
     let total_bytes: u64 = listed

@@ -37,6 +37,9 @@ pub enum MonRequest {
         epoch: u32,
         stats: Vec<PgStat>,
     },
+    /// An entity's caps, for an OSD checking a client's request: answered
+    /// with `Auth` (empty if the entity does not exist).
+    AuthCaps { entity: String },
 }
 
 /// One PG as its primary sees it.

@@ -32,7 +32,9 @@ pub fn authorize(
                 return denied("talk to the monitors: the OSD does not exist in the OSDMap");
             }
             match req {
-                MonRequest::Status | MonRequest::Subscribe { .. } => Ok(()),
+                MonRequest::Status | MonRequest::Subscribe { .. } | MonRequest::AuthCaps { .. } => {
+                    Ok(())
+                }
                 MonRequest::Beacon { osd, .. } if *osd == id => Ok(()),
                 MonRequest::Failure { reporter, .. } if *reporter == id => Ok(()),
                 MonRequest::PgStats { osd, .. } if *osd == id => Ok(()),
@@ -52,7 +54,9 @@ pub fn authorize(
             let caps = Caps::parse(&rec.caps).unwrap_or_default();
             let ok = match req {
                 MonRequest::Status | MonRequest::Subscribe { .. } => caps.mon_read(),
-                MonRequest::AuthList | MonRequest::AuthGet { .. } => caps.mon_all(),
+                MonRequest::AuthList | MonRequest::AuthGet { .. } | MonRequest::AuthCaps { .. } => {
+                    caps.mon_all()
+                }
                 MonRequest::Beacon { .. }
                 | MonRequest::Failure { .. }
                 | MonRequest::PgStats { .. } => false,

@@ -159,6 +159,16 @@ impl Monitor {
                     })
                     .collect()
             })),
+            MonRequest::AuthCaps { entity } => MonReply::Auth(self.shared.read(|s| {
+                s.auth
+                    .get(&entity)
+                    .map(|r| AuthInfo {
+                        entity: entity.clone(),
+                        caps: r.caps.clone(),
+                    })
+                    .into_iter()
+                    .collect()
+            })),
             MonRequest::AuthGet { entity } => match self.keyring_of(&entity) {
                 Some(k) => MonReply::Done(Done {
                     message: format!("keyring of {entity}"),

@@ -44,7 +44,9 @@ impl Handler for OsdHandler {
                     ))
                 }
                 msg_type::OSD_OP => Some(self.pgs.get()?.handle_op(&req.from, &req.message).await),
-                msg_type::OSD_LIST => Some(self.pgs.get()?.handle_list(&req.message).await),
+                msg_type::OSD_LIST => {
+                    Some(self.pgs.get()?.handle_list(&req.from, &req.message).await)
+                }
                 msg_type::REP_OP => {
                     Some(self.pgs.get()?.handle_repop(&req.from, &req.message).await)
                 }

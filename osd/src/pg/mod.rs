@@ -9,6 +9,7 @@
 //! behind from the PG log ([`recovery`]); until that succeeds the PG
 //! refuses I/O with a clear, retryable error rather than serve stale data.
 
+mod caps;
 pub mod ops;
 mod recovery;
 mod stats;
@@ -91,6 +92,7 @@ pub struct PgService {
     pub mc: Arc<MonClient>,
     pgs: Mutex<HashMap<PgId, Arc<tokio::sync::Mutex<PgState>>>>,
     crush: Mutex<Option<(u32, Arc<CrushMap>)>>,
+    caps: caps::CapsCache,
 }
 
 fn reply_msg<T>(ty: u16, v: &T, data: Vec<u8>) -> Message
@@ -136,6 +138,7 @@ impl PgService {
             mc,
             pgs: Mutex::new(HashMap::new()),
             crush: Mutex::new(None),
+            caps: caps::CapsCache::default(),
         }
     }
 
@@ -364,6 +367,10 @@ impl PgService {
                 ));
             }
         }
+        self.caps
+            .check(&self.mc, from, &placed.pool.name, writes)
+            .await
+            .map_err(whole)?;
         let payloads = ops::payloads(&op.ops, data).map_err(whole)?;
         let obj = ObjectId::new(op.ns.clone(), op.name.clone());
         let coll = coll_of(pg);
@@ -604,7 +611,7 @@ impl PgService {
     }
 
     /// Lists a PG's objects (on its primary).
-    pub async fn handle_list(&self, msg: &Message) -> Message {
+    pub async fn handle_list(&self, from: &EntityName, msg: &Message) -> Message {
         let r = async {
             let l: ListObjects = cluster::codec::decode("list request", &msg.body)
                 .map_err(|e| RemoteError::invalid(e.to_string()))?;
@@ -613,6 +620,9 @@ impl PgService {
                 seed: l.pg_seed,
             };
             let placed = self.place(l.epoch, l.pool, pg).await?;
+            self.caps
+                .check(&self.mc, from, &placed.pool.name, false)
+                .await?;
             if placed.acting.first() != Some(&(self.id as i32)) {
                 return Err(again(format!(
                     "osd.{} is not the primary of PG {pg}",
