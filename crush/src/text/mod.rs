@@ -46,4 +46,24 @@ mod tests {
         assert_eq!(weight_to_text(119209), "1.819");
         assert_eq!(weight_to_text(0), "0.000");
     }
+
+    /// Found by the parser fuzz: a huge explicit `pos` used to size the
+    /// bucket before it was checked, asking for hundreds of GB.
+    #[test]
+    fn a_huge_item_pos_is_refused_without_allocating() {
+        let map = |pos: &str| {
+            format!(
+                "device 0 osd.0\ndevice 1 osd.1\ntype 0 osd\ntype 1 root\n\
+                 root r {{\n\tid -1\n\talg uniform\n\thash 0\n\
+                 \titem osd.0 weight 1.000 pos {pos}\n\titem osd.1 weight 1.000\n}}\n"
+            )
+        };
+        let e = parse(&map("99999999999")).unwrap_err().to_string();
+        assert!(e.contains("pos 99999999999 >= size 2"), "{e}");
+        let e = parse(&map("2")).unwrap_err().to_string();
+        assert!(e.contains("pos 2 >= size 2"), "{e}");
+        let m = parse(&map("1")).unwrap();
+        let b = m.bucket(-1).unwrap();
+        assert_eq!(b.items, vec![1, 0], "explicit pos 1, the other fills pos 0");
+    }
 }

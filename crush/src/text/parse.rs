@@ -536,14 +536,17 @@ fn place_items(items: &[(i32, u32, Option<usize>)]) -> Result<Vec<(i32, u32)>, S
     if used.len() != items.iter().filter(|i| i.2.is_some()).count() {
         return Err("two items have the same explicit pos".into());
     }
-    let size = items
-        .len()
-        .max(used.iter().next_back().copied().unwrap_or(0));
+    // As Ceph's compiler: a bucket has as many positions as items, and an
+    // explicit pos must name one of them (checked before allocating, so a
+    // huge pos in hostile text costs nothing).
+    let size = items.len();
+    if let Some(p) = used.iter().next_back().filter(|p| **p >= size) {
+        return Err(format!("item pos {p} >= size {size}"));
+    }
     let mut slots = vec![(0i32, 0u32); size];
     let mut cur = 0;
     for &(item, weight, pos) in items {
         let pos = match pos {
-            Some(p) if p >= size => return Err(format!("item pos {p} >= size {size}")),
             Some(p) => p,
             None => {
                 while used.contains(&cur) {
