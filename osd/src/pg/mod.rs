@@ -192,6 +192,12 @@ impl PgService {
         let p = map.pools.get(&pool).cloned().ok_or_else(|| {
             RemoteError::not_found(format!("pool {pool} does not exist (epoch {})", map.epoch))
         })?;
+        if matches!(p.kind, cluster::PoolKind::Erasure { .. }) {
+            return Err(RemoteError::invalid(format!(
+                "pool '{}' is erasure-coded; the erasure-coded data path is not built yet",
+                p.name
+            )));
+        }
         if pg.seed >= p.pg_num {
             return Err(again(format!(
                 "PG {pg} does not exist in pool '{}' at epoch {}",

@@ -46,7 +46,7 @@ impl PgService {
         };
         let states = map.osd_states();
         let mut out = Vec::new();
-        for pool in map.pools.values() {
+        for pool in map.pools.values().filter(|p| p.can_shift_osds()) {
             for seed in 0..pool.pg_num {
                 let pg = PgId {
                     pool: pool.id,
