@@ -6,8 +6,10 @@
 
 mod error;
 pub mod monclient;
+pub mod operation;
 pub mod rados;
 
 pub use error::ClientError;
 pub use monclient::{MonClient, PushHandler};
-pub use rados::{IoCtx, ObjStat, ObjVersion, ObjectOperation, OpResult, PoolUsage, Rados};
+pub use operation::{ObjectOperation, OpResult};
+pub use rados::{IoCtx, ObjStat, ObjVersion, PoolUsage, Rados};
