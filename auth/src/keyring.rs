@@ -80,21 +80,7 @@ impl Credentials {
 
     /// Writes the keyring readable by its owner only.
     pub fn save(&self, path: &Path) -> Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let io = |source| AuthError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(io)?;
-        f.write_all(self.to_keyring().as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io)
+        write_private(path, self.to_keyring().as_bytes())
     }
 
     pub fn load(path: &Path) -> Result<Credentials> {
@@ -135,4 +121,36 @@ fn pem_blocks(text: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Writes `data` to `path` readable by its owner only (mode 0600), synced:
+/// keyrings, the CA's key, anything secret.
+pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| AuthError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(data).and_then(|_| f.sync_all()).map_err(io)
+}
+
+/// A random (version 4 style) UUID: cluster fsids and OSD uuids.
+pub fn random_uuid() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
+    format!(
+        "{}-{}-{}-{}-{}",
+        h(0..4),
+        h(4..6),
+        h(6..8),
+        h(8..10),
+        h(10..16)
+    )
 }

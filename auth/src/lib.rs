@@ -19,7 +19,7 @@ pub use ca::ClusterCa;
 pub use caps::{Caps, MonCap};
 pub use entity::{EntityKind, EntityName};
 pub use error::AuthError;
-pub use keyring::Credentials;
+pub use keyring::{random_uuid, write_private, Credentials};
 pub use tls::{crypto_provider, peer_entity, server_name};
 
 pub type Result<T> = std::result::Result<T, AuthError>;

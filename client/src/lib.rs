@@ -12,4 +12,4 @@ pub mod rados;
 pub use error::ClientError;
 pub use monclient::{MonClient, PushHandler};
 pub use operation::{ObjectOperation, OpResult};
-pub use rados::{IoCtx, ObjStat, ObjVersion, PoolUsage, Rados};
+pub use rados::{pool_usage, IoCtx, ObjStat, ObjVersion, PoolUsage, Rados};

@@ -49,6 +49,32 @@ pub struct ObjStat {
     pub version: ObjVersion,
 }
 
+/// Per pool usage from a cluster view: bytes and objects summed over the
+/// primaries' PG reports; used = stored times the copies.
+pub fn pool_usage(v: &cluster::msg::mon::ClusterView) -> Vec<PoolUsage> {
+    v.osdmap
+        .pools
+        .values()
+        .map(|p| {
+            let (stored, objects) = v
+                .pg_stats
+                .iter()
+                .filter(|s| s.pool == p.id)
+                .fold((0u64, 0u64), |(b, o), s| {
+                    (b + s.num_bytes, o + s.num_objects)
+                });
+            PoolUsage {
+                id: p.id,
+                name: p.name.clone(),
+                stored,
+                objects,
+                used: stored * u64::from(p.size),
+                copies: u64::from(p.size),
+            }
+        })
+        .collect()
+}
+
 /// One pool's usage ([`Rados::df`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolUsage {
@@ -121,28 +147,7 @@ impl Rados {
     /// Per pool: bytes stored, objects, and bytes used with every copy,
     /// from the primaries' PG reports (a few seconds old at most).
     pub async fn df(&self) -> Result<Vec<PoolUsage>, ClientError> {
-        let v = self.inner.mc.status().await?;
-        Ok(v.osdmap
-            .pools
-            .values()
-            .map(|p| {
-                let (stored, objects) = v
-                    .pg_stats
-                    .iter()
-                    .filter(|s| s.pool == p.id)
-                    .fold((0u64, 0u64), |(b, o), s| {
-                        (b + s.num_bytes, o + s.num_objects)
-                    });
-                PoolUsage {
-                    id: p.id,
-                    name: p.name.clone(),
-                    stored,
-                    objects,
-                    used: stored * u64::from(p.size),
-                    copies: u64::from(p.size),
-                }
-            })
-            .collect())
+        Ok(pool_usage(&self.inner.mc.status().await?))
     }
 
     /// A handle on pool `name` (ENOENT if it does not exist).

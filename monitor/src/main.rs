@@ -96,19 +96,6 @@ fn init_logging(level: &str) {
         .try_init();
 }
 
-fn new_fsid() -> String {
-    let b: [u8; 16] = rand::random();
-    let h = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
-    format!(
-        "{}-{}-{}-{}-{}",
-        h(0..4),
-        h(4..6),
-        h(6..8),
-        h(8..10),
-        h(10..16)
-    )
-}
-
 fn bootstrap(conf: &Path, mons: &[String], set: &[String]) -> Result<(), String> {
     if conf.exists() {
         return Err(format!(
@@ -122,7 +109,7 @@ fn bootstrap(conf: &Path, mons: &[String], set: &[String]) -> Result<(), String>
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut yaml = String::new();
-    let fsid = new_fsid();
+    let fsid = auth::random_uuid();
     yaml.push_str(&format!("fsid: {fsid}\nmon_host:\n"));
     for m in mons {
         let (name, addr) = m

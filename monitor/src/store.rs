@@ -42,17 +42,7 @@ pub fn read(path: &Path) -> Result<String, MonStoreError> {
 
 /// Writes a file only its owner can read, synced.
 pub fn write_private(path: &Path, data: &[u8]) -> Result<(), MonStoreError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| file_err(path, e))?;
-    f.write_all(data).map_err(|e| file_err(path, e))?;
-    f.sync_all().map_err(|e| file_err(path, e))
+    auth::write_private(path, data).map_err(|e| MonStoreError::Config(e.to_string()))
 }
 
 /// The monmap the configuration describes.

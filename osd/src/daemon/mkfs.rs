@@ -13,19 +13,6 @@ use config::Options;
 use super::superblock::{OsdDir, Superblock};
 use crate::store::{RocksStore, StoreOptions};
 
-fn new_uuid() -> String {
-    let b: [u8; 16] = rand::random();
-    let h = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
-    format!(
-        "{}-{}-{}-{}-{}",
-        h(0..4),
-        h(4..6),
-        h(6..8),
-        h(8..10),
-        h(10..16)
-    )
-}
-
 /// Registers a new OSD for the disk at `dir`; returns its id.
 pub async fn mkfs(dir: &Path, opts: &Options, creds: &Credentials) -> Result<u32, String> {
     let d = OsdDir::new(dir);
@@ -46,7 +33,7 @@ pub async fn mkfs(dir: &Path, opts: &Options, creds: &Credentials) -> Result<u32
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mc = MonClient::from_options(opts, creds, None, None).map_err(|e| e.to_string())?;
-    let uuid = new_uuid();
+    let uuid = auth::random_uuid();
     let done = mc
         .command(MonCommand::OsdNew { uuid: uuid.clone() })
         .await

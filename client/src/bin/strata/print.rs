@@ -475,23 +475,13 @@ pub fn pg_dump(v: &ClusterView, fmt: Format) {
 /// Stored bytes and objects per pool, from the primaries' PG reports;
 /// used = stored times the pool's size.
 pub fn df(v: &ClusterView, fmt: Format) {
-    let mut rows = Vec::new();
-    for p in v.osdmap.pools.values() {
-        let (stored, objects) = v
-            .pg_stats
-            .iter()
-            .filter(|s| s.pool == p.id)
-            .fold((0u64, 0u64), |(b, o), s| {
-                (b + s.num_bytes, o + s.num_objects)
-            });
-        rows.push((p, stored, objects, stored * u64::from(p.size)));
-    }
+    let rows = client::pool_usage(v);
     if fmt == Format::Json {
         let pools: Vec<Value> = rows
             .iter()
-            .map(|(p, stored, objects, used)| {
-                json!({"name": p.name, "id": p.id,
-                       "stats": {"stored": stored, "objects": objects, "bytes_used": used}})
+            .map(|u| {
+                json!({"name": u.name, "id": u.id,
+                       "stats": {"stored": u.stored, "objects": u.objects, "bytes_used": u.used}})
             })
             .collect();
         json(&json!({"pools": pools}));
@@ -502,15 +492,16 @@ pub fn df(v: &ClusterView, fmt: Format) {
         "{:<20} {:>4} {:>6} {:>12} {:>9} {:>12}",
         "POOL", "ID", "PGS", "STORED", "OBJECTS", "USED"
     );
-    for (p, stored, objects, used) in rows {
+    for u in rows {
+        let pgs = v.osdmap.pools.get(&u.id).map_or(0, |p| p.pg_num);
         println!(
             "{:<20} {:>4} {:>6} {:>12} {:>9} {:>12}",
-            p.name,
-            p.id,
-            p.pg_num,
-            human(stored),
-            objects,
-            human(used)
+            u.name,
+            u.id,
+            pgs,
+            human(u.stored),
+            u.objects,
+            human(u.used)
         );
     }
 }
