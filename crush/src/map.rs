@@ -128,6 +128,14 @@ impl CrushMap {
                 b.name, b.id
             )));
         }
+        // Buckets live in a table indexed by id: a hostile id must not
+        // size it.
+        if b.id < MIN_BUCKET_ID {
+            return Err(CrushError::Invalid(format!(
+                "bucket {} has id {}, below the smallest allowed, {MIN_BUCKET_ID}",
+                b.name, b.id
+            )));
+        }
         if self.bucket(b.id).is_some() {
             return Err(CrushError::exists("bucket id", b.id));
         }

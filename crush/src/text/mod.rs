@@ -66,4 +66,14 @@ mod tests {
         let b = m.bucket(-1).unwrap();
         assert_eq!(b.items, vec![1, 0], "explicit pos 1, the other fills pos 0");
     }
+
+    /// Also found by the fuzz: a bucket id of -2^31 sized the bucket table
+    /// at 2^31 entries (240 GiB).
+    #[test]
+    fn a_huge_bucket_id_is_refused_without_allocating() {
+        let text = "device 0 osd.0\ntype 0 osd\ntype 1 root\n\
+                    root r {\n\tid -2147483648\n\talg straw2\n\thash 0\n\titem osd.0 weight 1.000\n}\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.contains("below the smallest allowed"), "{e}");
+    }
 }
