@@ -115,7 +115,9 @@ impl ObjOp {
             | ObjOp::SetXattr { len, .. }
             | ObjOp::OmapSetHeader { len }
             | ObjOp::CmpExt { len, .. } => *len,
-            ObjOp::OmapSet { lens, .. } => lens.iter().sum(),
+            // Saturating: lengths come off the wire, and a total that
+            // overflows must fail the payload check, not wrap past it.
+            ObjOp::OmapSet { lens, .. } => lens.iter().fold(0u64, |a, l| a.saturating_add(*l)),
             _ => 0,
         }
     }

@@ -26,15 +26,25 @@ pub fn store_err(e: StoreError) -> RemoteError {
 pub fn payloads<'a>(ops: &[ObjOp], data: &'a [u8]) -> Result<Vec<&'a [u8]>, RemoteError> {
     let mut out = Vec::with_capacity(ops.len());
     let mut at = 0usize;
-    for op in ops {
+    for (i, op) in ops.iter().enumerate() {
+        if let ObjOp::OmapSet { keys, lens } = op {
+            if keys.len() != lens.len() {
+                return Err(RemoteError::invalid(format!(
+                    "step {i}: omap set has {} keys but {} value lengths",
+                    keys.len(),
+                    lens.len()
+                )));
+            }
+        }
         let n = usize::try_from(op.payload_len()).unwrap_or(usize::MAX);
         let end = at
             .checked_add(n)
             .filter(|e| *e <= data.len())
             .ok_or_else(|| {
                 RemoteError::invalid(format!(
-                    "the op's steps need {} payload bytes but {} came",
-                    ops.iter().map(ObjOp::payload_len).sum::<u64>(),
+                    "step {i} needs {} payload bytes but only {} of the {} sent remain",
+                    op.payload_len(),
+                    data.len() - at,
                     data.len()
                 ))
             })?;
@@ -266,4 +276,58 @@ pub fn run_reads(
         outs.push(out);
     }
     Ok(outs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_split_in_step_order_and_hostile_lengths_are_refused() {
+        let ops = vec![
+            ObjOp::WriteFull { len: 3 },
+            ObjOp::OmapSet {
+                keys: vec!["a".into(), "b".into()],
+                lens: vec![1, 2],
+            },
+        ];
+        let p = payloads(&ops, b"abcxyz").unwrap();
+        assert_eq!(p, vec![&b"abc"[..], &b"xyz"[..]]);
+        let obj = ObjectId::new("", "o");
+        match &to_store_ops(&obj, &ops, &p)[1] {
+            Op::OmapSet { entries, .. } => {
+                assert_eq!(
+                    entries,
+                    &vec![
+                        (b"a".to_vec(), b"x".to_vec()),
+                        (b"b".to_vec(), b"yz".to_vec())
+                    ]
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // Lengths that overflow when summed, or do not match the keys, or
+        // exceed the data, are errors, never a panic or a wrapped slice.
+        let overflow = vec![ObjOp::OmapSet {
+            keys: vec!["a".into(), "b".into()],
+            lens: vec![u64::MAX, 7],
+        }];
+        assert!(payloads(&overflow, b"1234567")
+            .unwrap_err()
+            .message
+            .contains("step 0"));
+        let mismatch = vec![ObjOp::OmapSet {
+            keys: vec!["a".into()],
+            lens: vec![1, 1],
+        }];
+        assert!(payloads(&mismatch, b"12")
+            .unwrap_err()
+            .message
+            .contains("1 keys but 2"));
+        assert!(payloads(&[ObjOp::Append { len: 10 }], b"short").is_err());
+        assert!(payloads(&[ObjOp::Append { len: 1 }], b"extra")
+            .unwrap_err()
+            .message
+            .contains("left over"));
+    }
 }
