@@ -27,27 +27,21 @@ pub enum ClientError {
 impl ClientError {
     /// The errno a CLI exits with (Ceph's tools exit with the error's errno).
     pub fn errno(&self) -> i32 {
-        match self {
-            ClientError::Remote(r) => r.code.errno(),
-            ClientError::NoMonitor { .. } | ClientError::Timeout { .. } => {
-                ErrorCode::Timeout.errno()
-            }
-            ClientError::Config(_) => ErrorCode::Invalid.errno(),
-            ClientError::Messenger(messenger::MessengerError::Handshake { .. }) => {
-                ErrorCode::PermissionDenied.errno()
-            }
-            ClientError::Messenger(_) | ClientError::Protocol { .. } => ErrorCode::Io.errno(),
-        }
+        self.code().errno()
     }
 
-    pub fn code(&self) -> Option<ErrorCode> {
+    /// The error's stable code: the cluster's own for its answers, and for
+    /// local failures the nearest one (a bad config is EINVAL, no monitor
+    /// in time ETIMEDOUT, a refused handshake EPERM, anything else EIO).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ClientError::Remote(r) => Some(r.code),
-            ClientError::NoMonitor { .. } | ClientError::Timeout { .. } => Some(ErrorCode::Timeout),
+            ClientError::Remote(r) => r.code,
+            ClientError::NoMonitor { .. } | ClientError::Timeout { .. } => ErrorCode::Timeout,
+            ClientError::Config(_) => ErrorCode::Invalid,
             ClientError::Messenger(messenger::MessengerError::Handshake { .. }) => {
-                Some(ErrorCode::PermissionDenied)
+                ErrorCode::PermissionDenied
             }
-            _ => None,
+            ClientError::Messenger(_) | ClientError::Protocol { .. } => ErrorCode::Io,
         }
     }
 }

@@ -89,7 +89,7 @@ fn bind_addr(opts: &Options) -> Result<SocketAddr, String> {
 fn fatal(e: &ClientError) -> bool {
     matches!(
         e.code(),
-        Some(ErrorCode::PermissionDenied | ErrorCode::NotFound | ErrorCode::Invalid)
+        ErrorCode::PermissionDenied | ErrorCode::NotFound | ErrorCode::Invalid
     )
 }
 

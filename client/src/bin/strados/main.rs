@@ -133,7 +133,7 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error {}: {e}", e.code().map_or("EIO", |c| c.name()));
+            eprintln!("error {}: {e}", e.code().name());
             ExitCode::from(e.errno().clamp(1, 255) as u8)
         }
     }

@@ -32,14 +32,10 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error {}: {e}", errno_name(&e));
+            eprintln!("Error {}: {e}", e.code().name());
             ExitCode::from(e.errno().clamp(1, 255) as u8)
         }
     }
-}
-
-fn errno_name(e: &ClientError) -> &'static str {
-    e.code().map_or("EIO", |c| c.name())
 }
 
 /// Output format: `plain` text or `json`.
