@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use config::Options;
 use messenger::{Limits, Messenger};
@@ -83,7 +82,6 @@ pub async fn run(id: &str, opts: Options) -> Result<(), String> {
         contact,
         detector: Mutex::new(None),
         subscribers: Subscribers::default(),
-        started: Instant::now(),
         pg_stats: Mutex::new(Default::default()),
     });
     let _ = handler.0.set(mon.clone());

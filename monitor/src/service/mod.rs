@@ -53,7 +53,6 @@ pub struct Monitor {
     pub contact: Arc<PeerContact>,
     pub detector: Mutex<Option<failure::Detector>>,
     pub subscribers: Subscribers,
-    pub started: Instant,
     /// The primaries' latest PG reports (kept by the leader, in memory,
     /// as Ceph's manager keeps them): by (pool, seed), with when and who.
     pub pg_stats: Mutex<PgReports>,

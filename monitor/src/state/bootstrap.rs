@@ -22,43 +22,24 @@ pub struct Seed {
     pub max_incrementals: u32,
 }
 
-/// The initial CRUSH map in Ceph's text form: current tunables, Ceph's
-/// bucket types, an empty `default` root and `replicated_rule`.
+/// The initial CRUSH map in Ceph's text form: the crush crate's new map
+/// (optimal tunables, Ceph's bucket types), an empty `default` root, and
+/// `replicated_rule` across `chooseleaf_type` (a bucket type below root;
+/// host otherwise).
 pub fn initial_crush_text(chooseleaf_type: u32) -> String {
-    let types = [
-        "osd",
-        "host",
-        "chassis",
-        "rack",
-        "row",
-        "pdu",
-        "pod",
-        "room",
-        "datacenter",
-        "zone",
-        "region",
-        "root",
-    ];
-    let mut t = String::from(
-        "tunable choose_local_tries 0\ntunable choose_local_fallback_tries 0\n\
-         tunable choose_total_tries 50\ntunable chooseleaf_descend_once 1\n\
-         tunable chooseleaf_vary_r 1\ntunable chooseleaf_stable 1\n\
-         tunable straw_calc_version 1\ntunable allowed_bucket_algs 54\n\n",
-    );
-    for (i, name) in types.iter().enumerate() {
-        t.push_str(&format!("type {i} {name}\n"));
-    }
-    let domain = types
-        .get(chooseleaf_type as usize)
-        .filter(|_| chooseleaf_type < 11)
-        .unwrap_or(&"host");
-    t.push_str("\nroot default {\n\tid -1\n\talg straw2\n\thash 0\n}\n\n");
-    t.push_str(&format!(
-        "rule replicated_rule {{\n\tid 0\n\ttype replicated\n\tstep take default\n\t\
-         step chooseleaf firstn 0 type {domain}\n\tstep emit\n}}\n"
-    ));
-    let map = crush::text::parse(&t).expect("the initial CRUSH map parses");
-    crush::text::print(&map)
+    let mut m = crush::CrushMap::new();
+    m.add_bucket("default", "root", crush::BucketAlg::Straw2)
+        .expect("a new map takes a root");
+    let root = m.type_id("root").expect("a new map has the root type");
+    let domain = i32::try_from(chooseleaf_type)
+        .ok()
+        .filter(|t| *t < root)
+        .and_then(|t| m.type_name(t))
+        .unwrap_or("host")
+        .to_string();
+    m.create_replicated_rule("replicated_rule", "default", &domain, None)
+        .expect("a new map takes a rule");
+    crush::text::print(&m)
 }
 
 pub(super) fn apply(state: &mut ClusterState, seed: &Seed, now_ms: u64) {

@@ -93,6 +93,16 @@ fn bootstrap_makes_epoch_one_once() {
         .osdmap
         .crush_text
         .contains("step chooseleaf firstn 0 type host"));
+    let one_host = crush::text::parse(&initial_crush_text(0)).unwrap();
+    let rule = one_host.rule(0).unwrap();
+    assert_eq!(rule.name, "replicated_rule");
+    assert_eq!(one_host.item_name(-1), Some("default"));
+    assert_eq!(one_host.tunables.choose_total_tries, 50);
+    assert!(initial_crush_text(0).contains("firstn 0 type osd"));
+    assert!(
+        initial_crush_text(11).contains("type host"),
+        "root is no failure domain"
+    );
     assert!(s.auth.contains_key("client.admin"));
     let before = s.clone();
     s.apply(&ClusterOp {
