@@ -45,7 +45,12 @@ impl Handler for PushHandler {
             if req.message.msg_type == msg_type::MAP_PUSH {
                 if let Some(c) = self.client.get() {
                     match cluster::codec::decode::<MapUpdate>("map push", &req.message.body) {
-                        Ok(u) => c.absorb(&u),
+                        // A gap is filled by the next renewal.
+                        Ok(u) => {
+                            if let Err(gap) = c.absorb(&u) {
+                                tracing::debug!("map push: {gap}");
+                            }
+                        }
                         Err(e) => tracing::warn!(from = %req.from, "{e}"),
                     }
                 }
@@ -229,47 +234,53 @@ impl MonClient {
         self.map.subscribe()
     }
 
-    fn absorb(&self, u: &MapUpdate) {
-        let cur = self.osdmap().map(|m| (*m).clone());
-        let mut next = cur.clone();
-        match u.apply_to(&mut next) {
-            Ok(()) => {
-                if next != cur {
-                    if let Some(m) = next {
-                        self.map.send_replace(Some(Arc::new(m)));
-                    }
-                }
-            }
-            // A gap: the next renewal asks for what is missing.
-            Err(e) => tracing::debug!("map update: {e}"),
+    /// Applies an update to our map; an error means it does not follow
+    /// from the epoch we have (a gap), and a full map is needed.
+    fn absorb(&self, u: &MapUpdate) -> Result<(), String> {
+        let cur = self.osdmap();
+        let have = cur.as_ref().map_or(0, |m| m.epoch);
+        let newest = [
+            u.full.as_ref().map(|m| m.epoch),
+            u.incrementals.last().map(|i| i.epoch),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+        if newest <= have {
+            return Ok(());
+        }
+        let mut next = cur.map(|m| (*m).clone());
+        u.apply_to(&mut next)?;
+        if let Some(m) = next {
+            self.map.send_replace(Some(Arc::new(m)));
+        }
+        Ok(())
+    }
+
+    async fn maps_since(&self, have: u32) -> Result<MapUpdate, ClientError> {
+        match self.request(&MonRequest::Subscribe { have }).await? {
+            MonReply::Maps(u) => Ok(u),
+            r => Err(Self::unexpected("subscribe", r)),
         }
     }
 
-    /// Fetches maps newer than ours once.
+    /// Fetches maps newer than ours once (a full map if ours cannot be
+    /// brought forward).
     pub async fn refresh_map(&self) -> Result<Arc<OsdMap>, ClientError> {
         let have = self.osdmap().map_or(0, |m| m.epoch);
-        match self.request(&MonRequest::Subscribe { have }).await? {
-            MonReply::Maps(u) => {
-                self.absorb(&u);
-                if self.osdmap().is_none_or(|m| m.epoch <= have)
-                    && have > 0
-                    && u.full.is_none()
-                    && !u.incrementals.is_empty()
-                {
-                    // Could not apply: start over from a full map.
-                    if let MonReply::Maps(u) =
-                        self.request(&MonRequest::Subscribe { have: 0 }).await?
-                    {
-                        self.absorb(&u);
-                    }
-                }
-                self.osdmap().ok_or_else(|| ClientError::Protocol {
+        if let Err(gap) = self.absorb(&self.maps_since(have).await?) {
+            tracing::debug!("map update: {gap}; fetching a full map");
+            self.absorb(&self.maps_since(0).await?)
+                .map_err(|what| ClientError::Protocol {
                     from: "monitor".into(),
-                    what: "no OSDMap in the subscription reply".into(),
-                })
-            }
-            r => Err(Self::unexpected("subscribe", r)),
+                    what,
+                })?;
         }
+        self.osdmap().ok_or_else(|| ClientError::Protocol {
+            from: "monitor".into(),
+            what: "no OSDMap in the subscription reply".into(),
+        })
     }
 
     /// Keeps the map current: renews the subscription every `every` (the

@@ -3,7 +3,7 @@
 
 use auth::EntityName;
 use cluster::msg::msg_type;
-use cluster::msg::osd::{OsdOp, OsdOpReply, RepOp, RepOpReply};
+use cluster::msg::osd::{OpOutput, OsdOp, OsdOpReply, RepOp, RepOpReply};
 use cluster::msg::{ErrorCode, RemoteError};
 use cluster::PgId;
 use messenger::Message;
@@ -24,6 +24,24 @@ impl Commit {
             Commit::LocalFailed(e) | Commit::ReplicaFailed(e) => e,
         }
     }
+}
+
+/// The reply to an op that succeeded: the object's version and each step's
+/// output.
+fn success(v: Version, outputs: Vec<OpOutput>, osd_epoch: u32) -> OsdOpReply {
+    OsdOpReply {
+        error: None,
+        failed_step: None,
+        epoch: v.epoch,
+        counter: v.counter,
+        outputs,
+        osd_epoch,
+    }
+}
+
+/// A write's steps return nothing.
+fn no_outputs(op: &OsdOp) -> Vec<OpOutput> {
+    vec![OpOutput::None; op.ops.len()]
 }
 
 impl PgService {
@@ -124,32 +142,12 @@ impl PgService {
                 .stat(&coll, &obj)
                 .map(|s| s.version)
                 .unwrap_or_default();
-            return Ok((
-                OsdOpReply {
-                    error: None,
-                    failed_step: None,
-                    epoch: v.epoch,
-                    counter: v.counter,
-                    outputs,
-                    osd_epoch: placed.map.epoch,
-                },
-                out,
-            ));
+            return Ok((success(v, outputs, placed.map.epoch), out));
         }
         let key = (from.to_string(), op.reqid);
         if let Some(v) = st.recent.get(&key).copied() {
             // A resend of a write that is already applied.
-            return Ok((
-                OsdOpReply {
-                    error: None,
-                    failed_step: None,
-                    epoch: v.epoch,
-                    counter: v.counter,
-                    outputs: vec![cluster::msg::osd::OpOutput::None; op.ops.len()],
-                    osd_epoch: placed.map.epoch,
-                },
-                Vec::new(),
-            ));
+            return Ok((success(v, no_outputs(op), placed.map.epoch), Vec::new()));
         }
         let info = self.ensure_pg(&mut st, pg).map_err(whole)?;
         let before = self.store.stat(&coll, &obj).ok();
@@ -198,14 +196,7 @@ impl PgService {
                 (*bytes + after.map_or(0, |s| s.size)).saturating_sub(before.map_or(0, |s| s.size));
         }
         Ok((
-            OsdOpReply {
-                error: None,
-                failed_step: None,
-                epoch: version.epoch,
-                counter: version.counter,
-                outputs: vec![cluster::msg::osd::OpOutput::None; op.ops.len()],
-                osd_epoch: placed.map.epoch,
-            },
+            success(version, no_outputs(op), placed.map.epoch),
             Vec::new(),
         ))
     }
