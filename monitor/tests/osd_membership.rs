@@ -77,16 +77,21 @@ fn killed_osd_is_marked_down_then_out_and_comes_back() {
 fn wrongly_marked_down_osd_boots_again_and_removal_needs_it_down() {
     let mut c = Cluster::new(1, &FAST);
     c.add_osds(2);
-    c.ok(&["osd", "down", "0"]);
-    // The running OSD sees itself down in the map and boots again.
-    wait_for(30, "osd.0 back up", || {
+    let osd0 = || -> Option<serde_json::Value> {
         let d = c.json(&["osd", "dump"])?;
-        let o = d["osds"]
+        d["osds"]
             .as_array()?
             .iter()
-            .find(|o| o["osd"] == 0)?
-            .clone();
-        (o["up"] == 1 && d["epoch"].as_u64()? > 0).then_some(())
+            .find(|o| o["osd"] == 0)
+            .cloned()
+    };
+    let booted_at = osd0().unwrap()["up_from"].as_u64().unwrap();
+    c.ok(&["osd", "down", "0"]);
+    // The running OSD sees itself down in the map and boots again: up,
+    // from a later epoch than before.
+    wait_for(30, "osd.0 back up", || {
+        let o = osd0()?;
+        (o["up"] == 1 && o["up_from"].as_u64()? > booted_at).then_some(())
     });
     let o = c.strata(&["osd", "rm", "0"]);
     assert!(!o.status.success());

@@ -118,7 +118,8 @@ pub fn health(v: &ClusterView, detail: bool, fmt: Format) {
     }
     if detail {
         for h in &v.health {
-            println!("[{}] {}: {}", &h.severity[7..], h.code, h.summary);
+            let level = h.severity.strip_prefix("HEALTH_").unwrap_or(&h.severity);
+            println!("[{level}] {}: {}", h.code, h.summary);
             for d in &h.detail {
                 println!("    {d}");
             }
