@@ -132,42 +132,11 @@ impl OsdMap {
 
     /// The incremental that turns `self` into `next` (whose epoch is one more).
     pub fn diff(&self, next: &OsdMap) -> Incremental {
-        let osds_set = next
-            .osds
-            .values()
-            .filter(|o| self.osds.get(&o.id) != Some(o))
-            .cloned()
-            .collect();
-        let osds_removed = self
-            .osds
-            .keys()
-            .filter(|id| !next.osds.contains_key(id))
-            .copied()
-            .collect();
-        let pools_set = next
-            .pools
-            .values()
-            .filter(|p| self.pools.get(&p.id) != Some(p))
-            .cloned()
-            .collect();
-        let pools_removed = self
-            .pools
-            .keys()
-            .filter(|id| !next.pools.contains_key(id))
-            .copied()
-            .collect();
-        let ec_set = next
-            .ec_profiles
-            .iter()
-            .filter(|(k, v)| self.ec_profiles.get(*k) != Some(v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let ec_removed = self
-            .ec_profiles
-            .keys()
-            .filter(|k| !next.ec_profiles.contains_key(*k))
-            .cloned()
-            .collect();
+        let (osds_set, osds_removed) = changes(&self.osds, &next.osds);
+        let (pools_set, pools_removed) = changes(&self.pools, &next.pools);
+        let (ec_set, ec_removed) = changes(&self.ec_profiles, &next.ec_profiles);
+        let osds_set = osds_set.into_iter().map(|(_, o)| o).collect();
+        let pools_set = pools_set.into_iter().map(|(_, p)| p).collect();
         Incremental {
             epoch: next.epoch,
             modified_ms: next.modified_ms,
@@ -185,7 +154,7 @@ impl OsdMap {
 
     /// Applies the incremental for the next epoch.
     pub fn apply(&mut self, inc: &Incremental) -> Result<(), String> {
-        if inc.epoch != self.epoch + 1 {
+        if self.epoch.checked_add(1) != Some(inc.epoch) {
             return Err(format!(
                 "incremental for epoch {} does not follow epoch {}",
                 inc.epoch, self.epoch
@@ -220,6 +189,25 @@ impl OsdMap {
         }
         Ok(())
     }
+}
+
+/// Entries of `new` that are added or changed from `old`, and keys of
+/// `old` that `new` lacks.
+fn changes<K: Ord + Clone, V: PartialEq + Clone>(
+    old: &BTreeMap<K, V>,
+    new: &BTreeMap<K, V>,
+) -> (Vec<(K, V)>, Vec<K>) {
+    let set = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let removed = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
+    (set, removed)
 }
 
 #[cfg(test)]
