@@ -209,19 +209,25 @@ impl PgService {
         pg: PgId,
         t: Transaction,
     ) -> Result<(), Commit> {
-        let bytes = cluster::codec::encode(&t);
         let rep = RepOp {
             epoch: placed.map.epoch,
             pool: pg.pool,
             pg_seed: pg.seed,
         };
+        // One encoded message shared by every replica's send: the
+        // transaction carries the written bytes, which are not copied again.
+        let msg = std::sync::Arc::new(reply_msg(
+            msg_type::REP_OP,
+            &rep,
+            cluster::codec::encode(&t),
+        ));
         let mut sends = Vec::new();
         for osd in placed.acting.iter().filter(|o| **o != self.id as i32) {
             let addr = Self::addr_of(&placed.map, *osd).ok_or_else(|| {
                 Commit::LocalFailed(again(format!("PG {pg}: osd.{osd} has no address")))
             })?;
             let m = self.mc.messenger.clone();
-            let msg = reply_msg(msg_type::REP_OP, &rep, bytes.clone());
+            let msg = msg.clone();
             let osd = *osd;
             sends.push(tokio::spawn(async move {
                 let r = m
