@@ -4,8 +4,8 @@
 //! placement-group ids ([`pg`]), pools ([`pool`]), the one placement
 //! function every component calls ([`placement`]: object to PG by Ceph's
 //! hash and stable-mod, PG to OSDs by the pool's CRUSH rule), the cluster
-//! maps ([`monmap`], [`osdmap`] with its incrementals) and the wire
-//! messages ([`msg`]).
+//! maps ([`monmap`], [`osdmap`] with its incrementals), the one version
+//! type and request id ([`version`]) and the wire messages ([`msg`]).
 
 pub mod codec;
 pub mod monmap;
@@ -14,9 +14,11 @@ pub mod osdmap;
 pub mod pg;
 pub mod placement;
 pub mod pool;
+pub mod version;
 
 pub use monmap::{MonInfo, MonMap};
 pub use osdmap::{Incremental, OsdInfo, OsdMap};
 pub use pg::{stable_mod, PgId};
 pub use placement::{object_hash, object_pg, place_pg, OsdStates, Placement};
 pub use pool::{Pool, PoolKind};
+pub use version::{ReqId, Version};

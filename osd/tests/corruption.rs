@@ -9,8 +9,8 @@ use osd::store::{
     Version,
 };
 
-const CFS: [&str; 8] = [
-    "meta", "data", "xattr", "omap", "pglog", "pginfo", "colls", "blobs",
+const CFS: [&str; 9] = [
+    "meta", "data", "xattr", "omap", "pglog", "pginfo", "colls", "blobs", "pgmeta",
 ];
 
 fn opts() -> StoreOptions {

@@ -10,6 +10,11 @@
 //! refuses I/O with a clear, retryable error rather than serve stale data.
 
 mod caps;
+pub mod engine;
+pub mod info;
+pub mod interval;
+pub mod log;
+pub mod messages;
 pub mod ops;
 mod primary;
 mod recovery;

@@ -82,6 +82,14 @@ pub fn log_key(c: &CollectionId, v: Version) -> Vec<u8> {
     k
 }
 
+/// A key of the PG's own metadata: the collection prefix, then the PG
+/// layer's key.
+pub fn pg_meta_key(c: &CollectionId, key: &[u8]) -> Vec<u8> {
+    let mut k = coll_prefix(c).to_vec();
+    k.extend_from_slice(key);
+    k
+}
+
 /// The smallest key strictly greater than every key starting with `prefix`.
 pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();

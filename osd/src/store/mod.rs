@@ -12,19 +12,27 @@ mod codec;
 mod error;
 pub mod export;
 mod keys;
+pub mod mem;
+mod options;
 mod rocks;
 mod transaction;
 mod types;
 
 pub use error::StoreError;
-pub use rocks::{RocksStore, StoreOptions};
-pub use transaction::{Op, Transaction};
+pub use mem::MemStore;
+pub(crate) use options::validate;
+pub use options::StoreOptions;
+pub use rocks::RocksStore;
+pub use transaction::{MetaOp, Op, Transaction};
 pub use types::{
     CollectionId, FsckIssue, FsckReport, LogKind, ObjectId, ObjectStat, OmapPage, PgInfo,
     PgLogEntry, Version,
 };
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Keys and values of a PG's metadata, in key order.
+pub type MetaEntries = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// A page of a collection's listing; `next` resumes after the last item.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +96,18 @@ pub trait ObjectStore: Send + Sync {
         after: Option<Version>,
         max: usize,
     ) -> Result<Vec<PgLogEntry>>;
+
+    /// One key of the PG's metadata.
+    fn meta_get(&self, c: &CollectionId, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// The PG's metadata keys in `[start, end)` (`end` `None`: to the last),
+    /// in order, at most `max`.
+    fn meta_scan(
+        &self,
+        c: &CollectionId,
+        start: &[u8],
+        end: Option<&[u8]>,
+        max: usize,
+    ) -> Result<MetaEntries>;
 
     /// Checks metadata consistency, and with `deep` every block checksum.
     fn fsck(&self, deep: bool) -> Result<FsckReport>;

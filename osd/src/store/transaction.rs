@@ -104,6 +104,24 @@ impl Op {
     }
 }
 
+/// A change to the PG's own metadata (its info, log, missing set...): a
+/// key space per collection that only the PG layer interprets.
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub enum MetaOp {
+    Put {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        key: Vec<u8>,
+    },
+    /// Deletes the keys in `[start, end)`.
+    DeleteRange {
+        start: Vec<u8>,
+        end: Vec<u8>,
+    },
+}
+
 /// Everything one client operation changes in one PG.
 #[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
 pub struct Transaction {
@@ -118,6 +136,8 @@ pub struct Transaction {
     pub info: Option<PgInfo>,
     /// Drops log entries with version <= this.
     pub trim_log_to: Option<Version>,
+    /// Changes to the PG's metadata, applied after `ops`.
+    pub meta: Vec<MetaOp>,
 }
 
 impl Transaction {
@@ -133,6 +153,7 @@ impl Transaction {
             log: Vec::new(),
             info: None,
             trim_log_to: None,
+            meta: Vec::new(),
         }
     }
 

@@ -117,43 +117,7 @@ impl fmt::Display for ObjectId {
     }
 }
 
-/// An object or PG version: the map epoch it was written in and a counter
-/// that grows within the PG. Ordered by epoch, then counter.
-#[derive(
-    Archive,
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-)]
-pub struct Version {
-    pub epoch: u32,
-    pub counter: u64,
-}
-
-impl Version {
-    pub const ZERO: Version = Version {
-        epoch: 0,
-        counter: 0,
-    };
-    pub fn new(epoch: u32, counter: u64) -> Version {
-        Version { epoch, counter }
-    }
-}
-
-/// Ceph's notation: `epoch'counter`.
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}'{}", self.epoch, self.counter)
-    }
-}
+pub use cluster::Version;
 
 /// What a PG-log entry did to its object.
 #[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]

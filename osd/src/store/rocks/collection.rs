@@ -4,7 +4,7 @@ use rocksdb::WriteBatch;
 
 use super::{
     CollMeta, DataLoc, ObjectMeta, RocksStore, CF_BLOBS, CF_COLLS, CF_DATA, CF_INFO, CF_LOG,
-    CF_META, CF_OMAP, CF_XATTR,
+    CF_META, CF_OMAP, CF_PGMETA, CF_XATTR,
 };
 use crate::store::codec::encode;
 use crate::store::error::StoreError;
@@ -61,7 +61,7 @@ impl RocksStore {
             }
         }
         self.write_synced(|b| {
-            for cf in [CF_META, CF_DATA, CF_XATTR, CF_OMAP, CF_LOG] {
+            for cf in [CF_META, CF_DATA, CF_XATTR, CF_OMAP, CF_LOG, CF_PGMETA] {
                 b.delete_range_cf(self.cf(cf), &prefix[..], &end[..]);
             }
             b.delete_cf(self.cf(CF_INFO), prefix);

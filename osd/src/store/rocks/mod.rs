@@ -3,7 +3,8 @@
 //! Column families: `meta` (object metadata: size, mtime, version, where the
 //! data is, block checksums), `data` (small objects' bytes, inline), `xattr`,
 //! `omap`, `pglog`, `pginfo`, `colls` (collections) and `blobs` (which blob
-//! file belongs to which object). Objects larger than
+//! file belongs to which object) and `pgmeta` (each PG's own metadata, keyed
+//! by the collection prefix and the PG layer's key). Objects larger than
 //! [`StoreOptions::inline_max`] keep their bytes in blob files of their own
 //! under `blobs/` (see `blob.rs`), written and fdatasync'd before the batch
 //! that references them commits; every transaction is one synced write batch.
@@ -26,6 +27,7 @@ use super::codec::{decode, encode};
 use super::error::StoreError;
 use super::types::{CollectionId, Version};
 use super::Result;
+use super::StoreOptions;
 use blob::BlobDir;
 
 pub(crate) const CF_META: &str = "meta";
@@ -36,44 +38,14 @@ pub(crate) const CF_LOG: &str = "pglog";
 pub(crate) const CF_INFO: &str = "pginfo";
 pub(crate) const CF_COLLS: &str = "colls";
 pub(crate) const CF_BLOBS: &str = "blobs";
-const ALL_CFS: [&str; 8] = [
-    CF_META, CF_DATA, CF_XATTR, CF_OMAP, CF_LOG, CF_INFO, CF_COLLS, CF_BLOBS,
+pub(crate) const CF_PGMETA: &str = "pgmeta";
+const ALL_CFS: [&str; 9] = [
+    CF_META, CF_DATA, CF_XATTR, CF_OMAP, CF_LOG, CF_INFO, CF_COLLS, CF_BLOBS, CF_PGMETA,
 ];
 
 const SUPERBLOCK_KEY: &[u8] = b"superblock";
 /// A file that marks a directory as a Strata object store.
 const MARKER_FILE: &str = "strata-objectstore";
-
-/// Limits and layout choices.
-#[derive(Clone, Debug)]
-pub struct StoreOptions {
-    /// Objects up to this size keep their bytes inline in RocksDB.
-    pub inline_max: u64,
-    /// Largest object (Ceph's `osd_max_object_size`, 128 MiB).
-    pub max_object_size: u64,
-    pub max_xattr_value: u64,
-    pub max_omap_key: u64,
-    pub max_omap_value: u64,
-    /// Longest object name or namespace (Ceph's `osd_max_object_name_len`).
-    pub max_name_len: usize,
-    /// Entries a PG log keeps; a transaction that appends past this drops
-    /// the oldest and moves the PG info's `log_tail` (0 = keep everything).
-    pub pg_log_max_entries: u64,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            inline_max: 64 * 1024,
-            max_object_size: 128 << 20,
-            max_xattr_value: 64 * 1024,
-            max_omap_key: 4096,
-            max_omap_value: 16 << 20,
-            max_name_len: 2048,
-            pg_log_max_entries: 3000,
-        }
-    }
-}
 
 /// Identity of a store, written by mkfs.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -144,7 +116,8 @@ fn cf_options() -> Options {
 fn db_options(create: bool) -> Options {
     let mut o = Options::default();
     o.create_if_missing(create);
-    o.create_missing_column_families(create);
+    // Stores made by an older build gain the column families added since.
+    o.create_missing_column_families(true);
     o.set_max_background_jobs(2);
     o.set_bytes_per_sync(1 << 20);
     o.set_keep_log_file_num(4);
@@ -381,6 +354,18 @@ impl super::ObjectStore for RocksStore {
         max: usize,
     ) -> Result<Vec<super::PgLogEntry>> {
         self.read_log_impl(c, after, max)
+    }
+    fn meta_get(&self, c: &CollectionId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.meta_get_impl(c, key)
+    }
+    fn meta_scan(
+        &self,
+        c: &CollectionId,
+        start: &[u8],
+        end: Option<&[u8]>,
+        max: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.meta_scan_impl(c, start, end, max)
     }
     fn fsck(&self, deep: bool) -> Result<super::FsckReport> {
         self.fsck_impl(deep)

@@ -12,7 +12,8 @@ use std::os::unix::fs::FileExt;
 use rocksdb::{Direction, IteratorMode, ReadOptions};
 
 use super::{
-    DataLoc, ObjectMeta, RocksStore, CF_COLLS, CF_DATA, CF_INFO, CF_LOG, CF_META, CF_OMAP, CF_XATTR,
+    DataLoc, ObjectMeta, RocksStore, CF_COLLS, CF_DATA, CF_INFO, CF_LOG, CF_META, CF_OMAP,
+    CF_PGMETA, CF_XATTR,
 };
 use crate::store::checksum::{block_range, verify, CSUM_BLOCK};
 use crate::store::codec::decode;
@@ -319,6 +320,41 @@ impl RocksStore {
                     detail: hex::encode(&k),
                 })?,
             );
+        }
+        Ok(out)
+    }
+
+    pub(super) fn meta_get_impl(&self, c: &CollectionId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if self.coll_meta(c)?.is_none() {
+            return Err(StoreError::NoSuchCollection(*c));
+        }
+        Ok(self
+            .db
+            .get_cf(self.cf(CF_PGMETA), keys::pg_meta_key(c, key))?)
+    }
+
+    pub(super) fn meta_scan_impl(
+        &self,
+        c: &CollectionId,
+        start: &[u8],
+        end: Option<&[u8]>,
+        max: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        if self.coll_meta(c)?.is_none() {
+            return Err(StoreError::NoSuchCollection(*c));
+        }
+        let prefix = keys::coll_prefix(c);
+        let end = end.map(|e| keys::pg_meta_key(c, e));
+        let mut out = Vec::new();
+        for item in self.scan(CF_PGMETA, &prefix, &keys::pg_meta_key(c, start)) {
+            if out.len() >= max {
+                break;
+            }
+            let (k, v) = item?;
+            if end.as_ref().is_some_and(|e| k.as_ref() >= e.as_slice()) {
+                break;
+            }
+            out.push((k[prefix.len()..].to_vec(), v.to_vec()));
         }
         Ok(out)
     }

@@ -12,12 +12,13 @@ use std::fs::File;
 use rocksdb::WriteBatch;
 
 use super::{
-    DataLoc, ObjectMeta, RocksStore, CF_BLOBS, CF_DATA, CF_INFO, CF_LOG, CF_META, CF_OMAP, CF_XATTR,
+    DataLoc, ObjectMeta, RocksStore, CF_BLOBS, CF_DATA, CF_INFO, CF_LOG, CF_META, CF_OMAP,
+    CF_PGMETA, CF_XATTR,
 };
 use crate::store::codec::encode;
 use crate::store::error::StoreError;
 use crate::store::keys::{self, prefix_end};
-use crate::store::transaction::{Op, Transaction};
+use crate::store::transaction::{MetaOp, Op, Transaction};
 use crate::store::types::{CollectionId, ObjectId, Version};
 use crate::store::Result;
 
@@ -74,7 +75,7 @@ fn empty_meta() -> ObjectMeta {
 
 impl RocksStore {
     pub(super) fn submit_impl(&self, t: Transaction) -> Result<()> {
-        self.validate(&t)?;
+        crate::store::options::validate(&t, &self.opts)?;
         let _g = self.lock(&t.coll);
         if self.coll_meta(&t.coll)?.is_none() {
             return Err(StoreError::NoSuchCollection(t.coll));
@@ -102,76 +103,6 @@ impl RocksStore {
         self.set_log_state(&t.coll, log_state);
         for id in unlink {
             self.blobs.remove(id);
-        }
-        Ok(())
-    }
-
-    fn validate(&self, t: &Transaction) -> Result<()> {
-        let o = &self.opts;
-        let too_large = |what: String, size: u64, max: u64| -> Result<()> {
-            if size > max {
-                return Err(StoreError::TooLarge { what, size, max });
-            }
-            Ok(())
-        };
-        for op in &t.ops {
-            let obj = op.object();
-            for (label, s) in [("object name", &obj.name), ("namespace", &obj.ns)] {
-                if s.contains('\0') {
-                    return Err(StoreError::Invalid(format!(
-                        "{label} {s:?} contains a NUL byte"
-                    )));
-                }
-                too_large(
-                    format!("{label} of {obj}"),
-                    s.len() as u64,
-                    o.max_name_len as u64,
-                )?;
-            }
-            if obj.name.is_empty() {
-                return Err(StoreError::Invalid("object name is empty".into()));
-            }
-            match op {
-                Op::Write { offset, data, .. } => too_large(
-                    format!("object {obj}"),
-                    offset.saturating_add(data.len() as u64),
-                    o.max_object_size,
-                )?,
-                Op::WriteFull { data, .. } => too_large(
-                    format!("object {obj}"),
-                    data.len() as u64,
-                    o.max_object_size,
-                )?,
-                Op::Truncate { size, .. } => {
-                    too_large(format!("object {obj}"), *size, o.max_object_size)?
-                }
-                Op::SetXattr { name, value, .. } => {
-                    if name.is_empty() {
-                        return Err(StoreError::Invalid(format!("empty xattr name on {obj}")));
-                    }
-                    too_large(
-                        format!("xattr {name:?} of {obj}"),
-                        value.len() as u64,
-                        o.max_xattr_value,
-                    )?
-                }
-                Op::OmapSet { entries, .. } => {
-                    for (k, v) in entries {
-                        too_large(format!("omap key of {obj}"), k.len() as u64, o.max_omap_key)?;
-                        too_large(
-                            format!("omap value of {obj}"),
-                            v.len() as u64,
-                            o.max_omap_value,
-                        )?;
-                    }
-                }
-                Op::OmapSetHeader { header, .. } => too_large(
-                    format!("omap header of {obj}"),
-                    header.len() as u64,
-                    o.max_omap_value,
-                )?,
-                _ => {}
-            }
         }
         Ok(())
     }
@@ -443,6 +374,23 @@ impl Txn<'_> {
         if let Some(info) = &t.info {
             self.batch
                 .put_cf(s.cf(CF_INFO), keys::coll_prefix(&self.coll), encode(info));
+        }
+        let meta_cf = s.cf(CF_PGMETA);
+        for m in &t.meta {
+            match m {
+                MetaOp::Put { key, value } => {
+                    self.batch
+                        .put_cf(meta_cf, keys::pg_meta_key(&self.coll, key), value)
+                }
+                MetaOp::Delete { key } => self
+                    .batch
+                    .delete_cf(meta_cf, keys::pg_meta_key(&self.coll, key)),
+                MetaOp::DeleteRange { start, end } => self.batch.delete_range_cf(
+                    meta_cf,
+                    keys::pg_meta_key(&self.coll, start),
+                    keys::pg_meta_key(&self.coll, end),
+                ),
+            }
         }
         Ok(unlink)
     }

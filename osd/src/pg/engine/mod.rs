@@ -1,0 +1,778 @@
+//! The PG engine: one placement group on one OSD, as a state machine
+//! without I/O. It takes [`Event`]s (a map epoch, a peer's message, a
+//! client op, a store commit, a timer tick) and returns [`Effect`]s (send a
+//! message, apply a store transaction, answer a client, ask the monitors
+//! for `up_thru`). It reads the store directly (reads are local and
+//! synchronous) but never writes it: every change is a `Store` effect,
+//! applied by the caller in the order given, and reported back with
+//! [`Event::Committed`]. The OSD daemon wires it to QUIC and RocksDB; the
+//! simulation in `osd/tests/` wires it to an in-process network with
+//! faults and an in-memory store that loses what was not committed.
+//!
+//! Peering follows Ceph's `PeeringState` (`peering.rs`): on every new
+//! interval the primary queries the prior set (GetInfo), fetches the
+//! authoritative log if another member holds it (GetLog), waits until the
+//! monitors recorded its `up_thru` (WaitUpThru), then activates the acting
+//! members (Activating) and goes Active; replicas (`replica.rs`) adopt the
+//! authoritative log, rolling back divergent entries. Client writes
+//! (`ops.rs`) are versioned, logged and sent to every acting member, and
+//! answered once all have committed; many writes are in flight at once,
+//! one per object. Recovery (`recovery.rs`) copies objects to the members
+//! that miss them, an object touched by a client first.
+
+mod ops;
+mod peering;
+mod recovery;
+mod replica;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use cluster::msg::osd::{ObjOp, OpOutput};
+use cluster::msg::RemoteError;
+use cluster::{PgId, ReqId, Version};
+
+use super::info::{meta, PgInfo, PgState};
+use super::interval::{PastInterval, PgEpoch, PriorSet};
+use super::messages::{ObjectState, PeerEnvelope, PeerMsg};
+use crate::store::{CollectionId, ObjectId, ObjectStore, StoreError, Transaction};
+
+/// Tunables of the engine.
+#[derive(Clone, Debug)]
+pub struct PgConfig {
+    /// Log entries kept (Ceph's `osd_min_pg_log_entries`).
+    pub log_max: usize,
+    /// Request ids kept past trim (Ceph's `osd_pg_log_dups_tracked`).
+    pub dups_max: usize,
+    /// Objects recovered at once (`osd_recovery_max_active`).
+    pub recovery_max_active: usize,
+    /// Ticks without an answer before a message is sent again.
+    pub resend_ticks: u64,
+    pub max_object_size: u64,
+    /// Client ops queued while the PG peers; more are refused (EAGAIN).
+    pub max_waiting_ops: usize,
+}
+
+impl Default for PgConfig {
+    fn default() -> Self {
+        PgConfig {
+            log_max: 3000,
+            dups_max: 3000,
+            recovery_max_active: 3,
+            resend_ticks: 5,
+            max_object_size: 128 << 20,
+            max_waiting_ops: 1024,
+        }
+    }
+}
+
+/// A client's operation on one object of this PG.
+#[derive(Clone, Debug)]
+pub struct ClientOp {
+    /// The caller's handle for the reply.
+    pub handle: u64,
+    pub reqid: ReqId,
+    pub obj: ObjectId,
+    pub ops: Vec<ObjOp>,
+    /// The payload bytes of the steps, in order.
+    pub data: Vec<u8>,
+    /// The map epoch the client placed the op with.
+    pub epoch: u32,
+}
+
+impl ClientOp {
+    fn writes(&self) -> bool {
+        self.ops.iter().any(|o| o.is_write())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpDone {
+    pub version: Version,
+    pub outputs: Vec<OpOutput>,
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpFailed {
+    pub error: RemoteError,
+    /// The step that failed, when one did.
+    pub step: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpReply {
+    pub handle: u64,
+    pub result: Result<OpDone, OpFailed>,
+    /// The interval the op was answered in (for checks and tests).
+    pub interval: u32,
+}
+
+#[derive(Debug)]
+pub enum Event {
+    /// The next map epoch (epochs must come in order, none skipped).
+    Map(PgEpoch),
+    Peer {
+        from: i32,
+        env: PeerEnvelope,
+    },
+    Op(ClientOp),
+    /// A `Store` effect with this id committed durably.
+    Committed(u64),
+    Tick,
+}
+
+#[derive(Debug)]
+pub enum Effect {
+    Send {
+        to: i32,
+        env: PeerEnvelope,
+    },
+    /// Apply, in the order emitted, then report `Committed(id)`.
+    Store {
+        id: u64,
+        txn: Transaction,
+    },
+    Reply(OpReply),
+    /// Ask the monitors to record that this OSD was alive through `epoch`.
+    UpThru {
+        epoch: u32,
+    },
+}
+
+/// Where the PG stands on this OSD.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Not a member, or a member waiting for its primary to activate it.
+    Stray,
+    /// Primary: asking the prior set for their infos.
+    GetInfo,
+    /// Primary: fetching the authoritative log from that member.
+    GetLog(i32),
+    /// Primary: waiting until the monitors record its up_thru.
+    WaitUpThru,
+    /// Primary: waiting for the acting members to persist activation.
+    Activating,
+    /// Primary: serving (client I/O only with `min_size` members).
+    Active,
+    /// Primary: a past interval that may have written has no member up.
+    Down,
+    /// Primary: no member's log can be trusted to be complete.
+    Incomplete,
+    /// Replica: activated by the current primary.
+    ReplicaActive,
+    /// The pool is gone.
+    Deleted,
+}
+
+/// What to do when a store transaction commits.
+#[derive(Debug)]
+enum OnCommit {
+    Nothing,
+    /// A client write committed here.
+    LocalWrite(Version),
+    /// Send this once durable.
+    Send(i32, PeerEnvelope),
+    /// A replica's write committed: remember, then ack.
+    RepCommitted(Version, i32, PeerEnvelope),
+    /// The primary's own activation is durable.
+    Activated,
+    /// A pulled object is durable here.
+    Pulled(ObjectId),
+}
+
+/// A peer in the acting set, as the primary knows it.
+#[derive(Debug, Default)]
+struct Peer {
+    info: PgInfo,
+    missing: BTreeMap<ObjectId, Version>,
+    activated: bool,
+    /// Tick the activation was (last) sent at.
+    activate_sent: u64,
+    resync: bool,
+}
+
+/// A client write in flight.
+#[derive(Debug)]
+struct Inflight {
+    obj: ObjectId,
+    handles: Vec<u64>,
+    /// Steps of the client's op (a write answers each with no output).
+    steps: usize,
+    reqid: ReqId,
+    waiting: BTreeSet<i32>,
+    local: bool,
+    sent: u64,
+    msg: PeerMsg,
+}
+
+/// An object being recovered.
+#[derive(Debug)]
+enum Recovery {
+    /// The primary pulls it from `from` (having tried `tried`).
+    Pulling {
+        from: i32,
+        tried: BTreeSet<i32>,
+        need: Version,
+        sent: u64,
+    },
+    /// Applying the pulled copy here.
+    Applying,
+    /// Pushing it to members that miss it.
+    Pushing {
+        waiting: BTreeSet<i32>,
+        state: ObjectState,
+        sent: u64,
+    },
+}
+
+/// The primary's peering and serving state for the current interval.
+#[derive(Debug, Default)]
+struct Primary {
+    prior: PriorSet,
+    infos: BTreeMap<i32, PgInfo>,
+    /// Queries not answered yet, with the tick they were sent.
+    asked: BTreeMap<i32, u64>,
+    log_asked: u64,
+    upthru_asked: Option<u64>,
+    peers: BTreeMap<i32, Peer>,
+    activation_epoch: u32,
+    self_activated: bool,
+    inflight: BTreeMap<Version, Inflight>,
+    /// Objects with a write or recovery in flight, and ops waiting on them.
+    locked: BTreeMap<ObjectId, VecDeque<ClientOp>>,
+    recovering: BTreeMap<ObjectId, Recovery>,
+    /// Missing objects no member we know of has.
+    unfound: BTreeSet<ObjectId>,
+    clean: bool,
+}
+
+/// A replica's state for the current interval.
+#[derive(Debug, Default)]
+struct Replica {
+    /// Writes that arrived before the ones they follow.
+    early: BTreeMap<Version, (i32, PeerEnvelope)>,
+    /// Newest write committed here.
+    committed: Version,
+}
+
+pub struct Pg {
+    pgid: PgId,
+    coll: CollectionId,
+    me: i32,
+    cfg: PgConfig,
+    st: PgState,
+    cur: PgEpoch,
+    phase: Phase,
+    now: u64,
+    next_id: u64,
+    on_commit: BTreeMap<u64, OnCommit>,
+    /// Messages and ops from epochs newer than ours.
+    early_msgs: Vec<(i32, PeerEnvelope)>,
+    early_ops: Vec<ClientOp>,
+    /// Ops that arrived while the PG was not active.
+    waiting: VecDeque<ClientOp>,
+    pr: Primary,
+    rep: Replica,
+    out: Vec<Effect>,
+}
+
+/// What an OSD that does not hold a PG answers for it: a query gets an
+/// empty info (nothing here), a pull gets "not here". Other messages need
+/// no answer.
+pub fn answer_without_pg(env: &PeerEnvelope, epoch: u32) -> Option<PeerEnvelope> {
+    let msg = match &env.msg {
+        PeerMsg::Query => PeerMsg::Notify {
+            info: PgInfo::default(),
+        },
+        PeerMsg::Pull { object, need } => PeerMsg::Push {
+            object: object.clone(),
+            need: *need,
+            state: None,
+        },
+        _ => return None,
+    };
+    Some(PeerEnvelope {
+        pool: env.pool,
+        seed: env.seed,
+        epoch,
+        interval: env.interval,
+        msg,
+    })
+}
+
+pub(crate) fn store_err(e: StoreError) -> RemoteError {
+    crate::pg::ops::store_err(e)
+}
+
+impl Pg {
+    /// A PG new to this OSD, brought through every epoch since its pool
+    /// was created (`epochs[0]` is the pool's first epoch). The caller
+    /// creates its collection first.
+    pub fn create(pgid: PgId, me: i32, cfg: PgConfig, epochs: &[PgEpoch]) -> (Pg, Vec<Effect>) {
+        let first = epochs[0].clone();
+        let mut st = PgState::default();
+        st.info.history.epoch_created = first.epoch;
+        st.info.history.same_interval_since = first.epoch;
+        let mut pg = Pg::with_state(pgid, me, cfg, st, first);
+        for e in &epochs[1..] {
+            pg.advance(e.clone());
+        }
+        pg.persist_info(true);
+        pg.start();
+        let out = std::mem::take(&mut pg.out);
+        (pg, out)
+    }
+
+    /// A PG this OSD holds, loaded from the store, brought through the
+    /// epochs since its interval began (`epochs[0]` is the epoch
+    /// `same_interval_since` names). `None` if the store has no PG state.
+    pub fn load(
+        pgid: PgId,
+        me: i32,
+        cfg: PgConfig,
+        store: &dyn ObjectStore,
+        epochs: &[PgEpoch],
+    ) -> Result<Option<(Pg, Vec<Effect>)>, StoreError> {
+        let coll = CollectionId::new(pgid.pool, pgid.seed);
+        let Some(st) = super::info::load(store, &coll)? else {
+            return Ok(None);
+        };
+        let first = epochs
+            .iter()
+            .find(|e| e.epoch == st.info.history.same_interval_since)
+            .cloned()
+            .unwrap_or_else(|| epochs[0].clone());
+        let mut pg = Pg::with_state(pgid, me, cfg, st, first);
+        let from = pg.cur.epoch;
+        let mut changed = false;
+        for e in epochs.iter().filter(|e| e.epoch > from) {
+            changed |= pg.advance(e.clone());
+        }
+        if changed {
+            pg.persist_info(true);
+        }
+        pg.start();
+        let out = std::mem::take(&mut pg.out);
+        Ok(Some((pg, out)))
+    }
+
+    fn with_state(pgid: PgId, me: i32, cfg: PgConfig, st: PgState, cur: PgEpoch) -> Pg {
+        Pg {
+            pgid,
+            coll: CollectionId::new(pgid.pool, pgid.seed),
+            me,
+            cfg,
+            st,
+            cur,
+            phase: Phase::Stray,
+            now: 0,
+            next_id: 1,
+            on_commit: BTreeMap::new(),
+            early_msgs: Vec::new(),
+            early_ops: Vec::new(),
+            waiting: VecDeque::new(),
+            pr: Primary::default(),
+            rep: Replica::default(),
+            out: Vec::new(),
+        }
+    }
+
+    pub fn pgid(&self) -> PgId {
+        self.pgid
+    }
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+    pub fn info(&self) -> &PgInfo {
+        &self.st.info
+    }
+    pub fn epoch(&self) -> u32 {
+        self.cur.epoch
+    }
+    pub fn interval(&self) -> u32 {
+        self.st.info.history.same_interval_since
+    }
+    pub fn is_primary(&self) -> bool {
+        self.cur.primary == self.me
+    }
+    pub fn acting(&self) -> &[i32] {
+        &self.cur.acting
+    }
+    pub fn missing(&self) -> &BTreeMap<ObjectId, Version> {
+        &self.st.missing
+    }
+    pub fn past_intervals(&self) -> &[PastInterval] {
+        &self.st.past.intervals
+    }
+    /// OSDs a down PG waits for.
+    pub fn blocked_by(&self) -> Vec<i32> {
+        self.pr.prior.blocked_by.iter().copied().collect()
+    }
+    /// Objects each acting peer misses (primary only).
+    pub fn peer_missing(&self) -> BTreeMap<i32, usize> {
+        self.pr
+            .peers
+            .iter()
+            .map(|(o, p)| (*o, p.missing.len()))
+            .collect()
+    }
+    pub fn unfound(&self) -> usize {
+        self.pr.unfound.len()
+    }
+
+    /// Active with every acting member holding every object.
+    pub fn is_clean(&self) -> bool {
+        self.phase == Phase::Active && self.pr.clean
+    }
+
+    /// The PG's state in Ceph's words (`active+clean`, `peering`,
+    /// `active+recovering+degraded`, `undersized+degraded+peered`, ...).
+    pub fn state_name(&self) -> String {
+        let undersized = self
+            .cur
+            .pool
+            .is_some_and(|p| (self.cur.acting.len() as u32) < p.size);
+        let below_min = self.cur.acting.len() < self.cur.min_size();
+        match &self.phase {
+            Phase::Stray => "stray".into(),
+            Phase::ReplicaActive => "replica".into(),
+            Phase::Deleted => "deleted".into(),
+            Phase::GetInfo | Phase::GetLog(_) | Phase::WaitUpThru => "peering".into(),
+            Phase::Activating => "activating".into(),
+            Phase::Down => "down".into(),
+            Phase::Incomplete => "incomplete".into(),
+            Phase::Active => {
+                let mut s = vec![if below_min { "peered" } else { "active" }];
+                let missing = !self.st.missing.is_empty()
+                    || self.pr.peers.values().any(|p| !p.missing.is_empty());
+                if !self.pr.recovering.is_empty() {
+                    s.push("recovering");
+                } else if missing {
+                    s.push("recovery_wait");
+                }
+                if undersized {
+                    s.push("undersized");
+                }
+                if missing || undersized {
+                    s.push("degraded");
+                }
+                if self.pr.clean {
+                    s.push("clean");
+                }
+                if below_min {
+                    // Ceph puts "peered" last: undersized+degraded+peered.
+                    let first = s.remove(0);
+                    s.push(first);
+                }
+                s.join("+")
+            }
+        }
+    }
+
+    /// Feeds one event; returns what to do.
+    pub fn handle(&mut self, store: &dyn ObjectStore, ev: Event) -> Vec<Effect> {
+        match ev {
+            Event::Map(m) => {
+                if self.advance(m) {
+                    self.persist_info(true);
+                    self.reset();
+                    self.start();
+                }
+                self.replay_early(store);
+                self.after_map(store);
+            }
+            Event::Peer { from, env } => self.on_peer(store, from, env),
+            Event::Op(op) => self.on_op(store, op),
+            Event::Committed(id) => self.on_committed(store, id),
+            Event::Tick => {
+                self.now += 1;
+                self.on_tick(store);
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    fn envelope(&self, msg: PeerMsg) -> PeerEnvelope {
+        PeerEnvelope {
+            pool: self.pgid.pool,
+            seed: self.pgid.seed,
+            epoch: self.cur.epoch,
+            interval: self.interval(),
+            msg,
+        }
+    }
+
+    fn send(&mut self, to: i32, msg: PeerMsg) {
+        let env = self.envelope(msg);
+        self.out.push(Effect::Send { to, env });
+    }
+
+    fn store_txn(&mut self, txn: Transaction, then: OnCommit) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.on_commit.insert(id, then);
+        self.out.push(Effect::Store { id, txn });
+    }
+
+    fn txn(&self) -> Transaction {
+        Transaction::new(self.coll, self.st.info.last_update)
+    }
+
+    /// Persists the info (and, with `past`, the past intervals).
+    fn persist_info(&mut self, past: bool) {
+        let mut t = self.txn();
+        t.meta.push(meta::info(&self.st.info));
+        if past {
+            t.meta.push(meta::past(&self.st.past));
+        }
+        self.store_txn(t, OnCommit::Nothing);
+    }
+
+    /// Takes the next epoch; says whether it began a new interval (the
+    /// caller then resets the PG).
+    fn advance(&mut self, next: PgEpoch) -> bool {
+        if next.epoch <= self.cur.epoch {
+            return false;
+        }
+        let new = self.cur.new_interval(&next);
+        if new {
+            let first = self.interval();
+            let ended = PastInterval::ended(first, &self.cur);
+            tracing::debug!(
+                pg = %self.pgid,
+                "osd.{}: interval {first}..{} acting {:?} ended (maybe went rw: {}); now {:?} from {}",
+                self.me,
+                ended.last,
+                ended.acting,
+                ended.maybe_went_rw,
+                next.acting,
+                next.epoch
+            );
+            self.st.past.push(ended);
+            self.st.past.prune(self.st.info.history.last_epoch_started);
+            self.st.info.history.same_interval_since = next.epoch;
+        }
+        self.cur = next;
+        new
+    }
+
+    /// A new interval: whatever was in flight is abandoned (clients resend
+    /// to the new primary; de-duplication keeps a resend from applying
+    /// twice).
+    fn reset(&mut self) {
+        let interval = self.interval();
+        let mut handles: Vec<u64> = self.waiting.drain(..).map(|o| o.handle).collect();
+        for (_, f) in std::mem::take(&mut self.pr.inflight) {
+            handles.extend(f.handles);
+        }
+        for (_, q) in std::mem::take(&mut self.pr.locked) {
+            handles.extend(q.into_iter().map(|o| o.handle));
+        }
+        for h in handles {
+            self.out.push(Effect::Reply(OpReply {
+                handle: h,
+                result: Err(OpFailed {
+                    error: RemoteError::again(format!(
+                        "PG {} changed interval at epoch {interval}; resend",
+                        self.pgid
+                    )),
+                    step: None,
+                }),
+                interval,
+            }));
+        }
+        self.pr = Primary::default();
+        self.rep = Replica::default();
+        self.phase = Phase::Stray;
+    }
+
+    fn start(&mut self) {
+        if self.cur.pool.is_none() {
+            self.phase = Phase::Deleted;
+            return;
+        }
+        if self.is_primary() {
+            self.start_peering();
+        } else {
+            self.phase = Phase::Stray;
+        }
+    }
+
+    fn replay_early(&mut self, store: &dyn ObjectStore) {
+        let epoch = self.cur.epoch;
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.early_msgs)
+            .into_iter()
+            .partition(|(_, e)| e.epoch <= epoch);
+        self.early_msgs = later;
+        for (from, env) in now {
+            self.on_peer(store, from, env);
+        }
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.early_ops)
+            .into_iter()
+            .partition(|o| o.epoch <= epoch);
+        self.early_ops = later;
+        for op in now {
+            self.on_op(store, op);
+        }
+    }
+
+    fn on_peer(&mut self, store: &dyn ObjectStore, from: i32, env: PeerEnvelope) {
+        if env.epoch > self.cur.epoch {
+            // Wait for that map: the sender may know of an interval we
+            // do not yet.
+            if self.early_msgs.len() < 4096 {
+                self.early_msgs.push((from, env));
+            }
+            return;
+        }
+        // A pull is a read of a given version: anyone may answer it.
+        if let PeerMsg::Pull { object, need } = &env.msg {
+            let state = self.local_state_at(store, object, *need);
+            let (object, need) = (object.clone(), *need);
+            let mut reply = self.envelope(PeerMsg::Push {
+                object,
+                need,
+                state,
+            });
+            reply.interval = env.interval;
+            self.out.push(Effect::Send {
+                to: from,
+                env: reply,
+            });
+            return;
+        }
+        if env.interval != self.interval() {
+            // From another interval: an older one is stale (the sender
+            // will learn of the new map), and we cannot be behind after
+            // the epoch check.
+            tracing::debug!(
+                pg = %self.pgid,
+                "dropping {} from osd.{from}: interval {} is not ours ({})",
+                env.msg.name(),
+                env.interval,
+                self.interval()
+            );
+            return;
+        }
+        match env.msg {
+            PeerMsg::Query => {
+                let info = self.st.info.clone();
+                self.send(from, PeerMsg::Notify { info });
+            }
+            PeerMsg::GetLog { list } => self.send_log(store, from, list),
+            PeerMsg::Notify { info } => self.on_notify(store, from, info),
+            PeerMsg::Log {
+                info,
+                entries,
+                objects,
+            } => self.on_log(store, from, info, entries, objects),
+            PeerMsg::NeedResync => self.on_need_resync(store, from),
+            PeerMsg::Activated { info, missing } => self.on_activated(store, from, info, missing),
+            PeerMsg::RepOpDone { version } => self.on_repop_done(store, from, version),
+            PeerMsg::Push {
+                object,
+                need,
+                state,
+            } if self.is_primary() => self.on_pulled(from, object, need, state),
+            PeerMsg::PushDone { object, version } => {
+                self.on_push_done(store, from, object, version)
+            }
+            msg @ (PeerMsg::Activate { .. } | PeerMsg::RepOp { .. } | PeerMsg::Push { .. }) => {
+                if from != self.cur.primary {
+                    tracing::warn!(
+                        pg = %self.pgid,
+                        "refusing {} from osd.{from}: the primary is osd.{}",
+                        msg.name(),
+                        self.cur.primary
+                    );
+                    return;
+                }
+                let env = PeerEnvelope { msg, ..env };
+                self.on_from_primary(store, from, env);
+            }
+            PeerMsg::Pull { .. } => unreachable!("handled above"),
+        }
+    }
+
+    fn on_committed(&mut self, store: &dyn ObjectStore, id: u64) {
+        let Some(what) = self.on_commit.remove(&id) else {
+            return;
+        };
+        match what {
+            OnCommit::Nothing => {}
+            OnCommit::Send(to, env) => self.out.push(Effect::Send { to, env }),
+            OnCommit::RepCommitted(v, to, env) => {
+                self.rep.committed = self.rep.committed.max(v);
+                self.out.push(Effect::Send { to, env });
+            }
+            OnCommit::LocalWrite(v) => self.on_local_write(store, v),
+            OnCommit::Activated => {
+                self.pr.self_activated = true;
+                self.maybe_all_activated(store);
+            }
+            OnCommit::Pulled(obj) => self.on_pull_applied(store, obj),
+        }
+    }
+
+    fn on_tick(&mut self, store: &dyn ObjectStore) {
+        match self.phase {
+            Phase::GetInfo | Phase::Down | Phase::GetLog(_) | Phase::WaitUpThru => {
+                self.peering_tick()
+            }
+            Phase::Activating | Phase::Active => {
+                self.resend_activations(store);
+                self.resend_repops();
+                self.recovery_tick(store);
+            }
+            _ => {}
+        }
+    }
+
+    /// The state of `obj` here if it is at version `need` (and not
+    /// missing).
+    fn local_state_at(
+        &self,
+        store: &dyn ObjectStore,
+        obj: &ObjectId,
+        need: Version,
+    ) -> Option<ObjectState> {
+        if self.st.missing.contains_key(obj) {
+            return None;
+        }
+        let s = self.local_state(store, obj)?;
+        (s.version == need).then_some(s)
+    }
+
+    fn local_state(&self, store: &dyn ObjectStore, obj: &ObjectId) -> Option<ObjectState> {
+        let c = &self.coll;
+        let st = store.stat(c, obj).ok()?;
+        let data = store.read(c, obj, 0, st.size).ok()?;
+        let xattrs = store.getxattrs(c, obj).ok()?;
+        let omap_header = store.omap_header(c, obj).ok()?;
+        let mut omap = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = store
+                .omap_list(c, obj, after.as_deref(), None, 10_000)
+                .ok()?;
+            after = page.entries.last().map(|(k, _)| k.clone());
+            omap.extend(page.entries);
+            if !page.more {
+                break;
+            }
+        }
+        Some(ObjectState {
+            version: st.version,
+            mtime_ns: st.mtime_ns,
+            data,
+            xattrs,
+            omap_header,
+            omap,
+        })
+    }
+
+    /// The object's version here (`None`: absent).
+    fn have(&self, store: &dyn ObjectStore, obj: &ObjectId) -> Option<Version> {
+        store.stat(&self.coll, obj).ok().map(|s| s.version)
+    }
+}

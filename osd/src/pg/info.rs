@@ -1,0 +1,255 @@
+//! A PG's summary as one member holds it (Ceph's `pg_info_t`), exchanged
+//! while peering and persisted with every change, and how a PG's state
+//! lies in the store's per-PG metadata keys.
+
+use std::collections::BTreeMap;
+
+use cluster::{ReqId, Version};
+use rkyv::{Archive, Deserialize, Serialize};
+
+use super::interval::PastIntervals;
+use super::log::{LogEntry, PgLog};
+use crate::store::{CollectionId, MetaOp, ObjectId, ObjectStore, StoreError};
+
+/// Epochs that every member of the PG agrees on once it has peered.
+#[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// The epoch the pool (so the PG) was created in.
+    pub epoch_created: u32,
+    /// The newest activation every acting member recorded.
+    pub last_epoch_started: u32,
+    /// The newest epoch at which the PG was clean.
+    pub last_epoch_clean: u32,
+    /// Where the current interval began.
+    pub same_interval_since: u32,
+}
+
+impl History {
+    /// Takes the newer of each epoch another member knows.
+    pub fn merge(&mut self, o: &History) {
+        self.last_epoch_started = self.last_epoch_started.max(o.last_epoch_started);
+        self.last_epoch_clean = self.last_epoch_clean.max(o.last_epoch_clean);
+        self.epoch_created = self.epoch_created.max(o.epoch_created);
+    }
+}
+
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct PgInfo {
+    /// The newest entry in this member's log.
+    pub last_update: Version,
+    /// Up to here every object is present and current (= last_update
+    /// when nothing is missing).
+    pub last_complete: Version,
+    /// The log holds entries after this version.
+    pub log_tail: Version,
+    /// When this member last activated (its log became authoritative).
+    pub last_epoch_started: u32,
+    pub history: History,
+}
+
+impl PgInfo {
+    /// A member that holds nothing of the PG.
+    pub fn is_empty(&self) -> bool {
+        self.last_update == Version::ZERO && self.log_tail == Version::ZERO
+    }
+}
+
+// The PG's keys in the store's per-collection metadata.
+const KEY_INFO: &[u8] = b"i";
+const KEY_PAST: &[u8] = b"p";
+const LOG: u8 = b'l';
+const DUP: u8 = b'd';
+const MISSING: u8 = b'm';
+
+fn versioned(tag: u8, v: Version) -> Vec<u8> {
+    let mut k = Vec::with_capacity(13);
+    k.push(tag);
+    k.extend_from_slice(&v.epoch.to_be_bytes());
+    k.extend_from_slice(&v.counter.to_be_bytes());
+    k
+}
+
+fn missing_key(o: &ObjectId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + o.ns.len() + o.name.len());
+    k.push(MISSING);
+    k.extend_from_slice(o.ns.as_bytes());
+    k.push(0);
+    k.extend_from_slice(o.name.as_bytes());
+    k
+}
+
+fn enc<T>(v: &T) -> Vec<u8>
+where
+    T: for<'a> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            rkyv::util::AlignedVec,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rkyv::rancor::Error,
+        >,
+    >,
+{
+    cluster::codec::encode(v)
+}
+
+fn bad(c: &CollectionId, what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::BadMetadata {
+        what: format!("{what} of PG {c}"),
+        detail: e.to_string(),
+    }
+}
+
+/// Metadata changes, to go into a store transaction.
+pub mod meta {
+    use super::*;
+
+    pub fn info(i: &PgInfo) -> MetaOp {
+        MetaOp::Put {
+            key: KEY_INFO.to_vec(),
+            value: enc(i),
+        }
+    }
+    pub fn past(p: &PastIntervals) -> MetaOp {
+        MetaOp::Put {
+            key: KEY_PAST.to_vec(),
+            value: enc(p),
+        }
+    }
+    pub fn entry(e: &LogEntry) -> MetaOp {
+        MetaOp::Put {
+            key: versioned(LOG, e.version),
+            value: enc(e),
+        }
+    }
+    /// Deletes log entries in `(after, upto]`.
+    pub fn drop_entries(after: Version, upto: Version) -> MetaOp {
+        let mut start = versioned(LOG, after);
+        start.push(0);
+        let mut end = versioned(LOG, upto);
+        end.push(0);
+        MetaOp::DeleteRange { start, end }
+    }
+    pub fn clear_log() -> Vec<MetaOp> {
+        vec![MetaOp::DeleteRange {
+            start: vec![LOG],
+            end: vec![LOG + 1],
+        }]
+    }
+    pub fn dup(r: &ReqId, v: Version) -> MetaOp {
+        MetaOp::Put {
+            key: versioned(DUP, v),
+            value: enc(r),
+        }
+    }
+    pub fn drop_dup(v: Version) -> MetaOp {
+        MetaOp::Delete {
+            key: versioned(DUP, v),
+        }
+    }
+    pub fn missing(o: &ObjectId, need: Version) -> MetaOp {
+        MetaOp::Put {
+            key: missing_key(o),
+            value: enc(&need),
+        }
+    }
+    pub fn found(o: &ObjectId) -> MetaOp {
+        MetaOp::Delete {
+            key: missing_key(o),
+        }
+    }
+    pub fn clear_missing() -> MetaOp {
+        MetaOp::DeleteRange {
+            start: vec![MISSING],
+            end: vec![MISSING + 1],
+        }
+    }
+}
+
+/// Everything a member keeps of a PG besides its objects.
+#[derive(Clone, Debug, Default)]
+pub struct PgState {
+    pub info: PgInfo,
+    pub past: PastIntervals,
+    pub log: PgLog,
+    pub missing: BTreeMap<ObjectId, Version>,
+}
+
+const SCAN: usize = 4096;
+
+fn scan_all(
+    store: &dyn ObjectStore,
+    c: &CollectionId,
+    tag: u8,
+) -> Result<crate::store::MetaEntries, StoreError> {
+    let mut out = Vec::new();
+    let mut start = vec![tag];
+    loop {
+        let page = store.meta_scan(c, &start, Some(&[tag + 1]), SCAN)?;
+        let done = page.len() < SCAN;
+        if let Some((k, _)) = page.last() {
+            start = k.clone();
+            start.push(0);
+        }
+        out.extend(page);
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+/// Loads a PG's state (`None`: the collection holds no PG info yet).
+pub fn load(store: &dyn ObjectStore, c: &CollectionId) -> Result<Option<PgState>, StoreError> {
+    let Some(raw) = store.meta_get(c, KEY_INFO)? else {
+        return Ok(None);
+    };
+    let info: PgInfo = cluster::codec::decode("PG info", &raw).map_err(|e| bad(c, "PG info", e))?;
+    let past = match store.meta_get(c, KEY_PAST)? {
+        Some(r) => {
+            cluster::codec::decode("past intervals", &r).map_err(|e| bad(c, "past intervals", e))?
+        }
+        None => PastIntervals::default(),
+    };
+    let mut entries = Vec::new();
+    for (_, v) in scan_all(store, c, LOG)? {
+        entries.push(
+            cluster::codec::decode::<LogEntry>("PG log entry", &v)
+                .map_err(|e| bad(c, "PG log entry", e))?,
+        );
+    }
+    let mut dups = Vec::new();
+    for (k, v) in scan_all(store, c, DUP)? {
+        let r: ReqId = cluster::codec::decode("PG log dup", &v).map_err(|e| bad(c, "dup", e))?;
+        let ver = parse_versioned(&k).ok_or_else(|| bad(c, "dup key", hex::encode(&k)))?;
+        dups.push((r, ver));
+    }
+    let mut missing = BTreeMap::new();
+    for (k, v) in scan_all(store, c, MISSING)? {
+        let rest = &k[1..];
+        let sep = rest
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or_else(|| bad(c, "missing key", hex::encode(&k)))?;
+        let ns = String::from_utf8(rest[..sep].to_vec()).map_err(|e| bad(c, "missing key", e))?;
+        let name =
+            String::from_utf8(rest[sep + 1..].to_vec()).map_err(|e| bad(c, "missing key", e))?;
+        let need: Version =
+            cluster::codec::decode("missing item", &v).map_err(|e| bad(c, "missing item", e))?;
+        missing.insert(ObjectId::new(ns, name), need);
+    }
+    let log = PgLog::from_parts(info.log_tail, entries, dups);
+    Ok(Some(PgState {
+        info,
+        past,
+        log,
+        missing,
+    }))
+}
+
+fn parse_versioned(k: &[u8]) -> Option<Version> {
+    if k.len() != 13 {
+        return None;
+    }
+    Some(Version::new(
+        u32::from_be_bytes(k[1..5].try_into().ok()?),
+        u64::from_be_bytes(k[5..13].try_into().ok()?),
+    ))
+}

@@ -1,0 +1,176 @@
+//! The simulated cluster's control plane: a map sequencer standing in for
+//! the monitors (OSDs up/down, in/out, up_thru; every change a new epoch)
+//! and a placement function in CRUSH's spirit (each PG ranks the OSDs
+//! that are in by a hash; the first `size` are its up set, minus the
+//! ones that are down).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ::cluster::PgId;
+use osd::pg::interval::{OsdEpoch, OsdEpochState, PgEpoch, PoolParams};
+
+pub const POOL: u64 = 1;
+
+#[derive(Clone, Debug)]
+pub struct OsdMapState {
+    pub up: bool,
+    pub inn: bool,
+    pub up_from: u32,
+    pub up_thru: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct SimMap {
+    pub epoch: u32,
+    pub osds: BTreeMap<i32, OsdMapState>,
+    pub pool: PoolParams,
+    osd_epoch: Arc<OsdEpoch>,
+}
+
+impl SimMap {
+    fn seal(mut self) -> SimMap {
+        self.osd_epoch = Arc::new(OsdEpoch {
+            osds: self
+                .osds
+                .iter()
+                .map(|(id, o)| {
+                    (
+                        *id,
+                        OsdEpochState {
+                            up: o.up,
+                            up_from: o.up_from,
+                            up_thru: o.up_thru,
+                        },
+                    )
+                })
+                .collect(),
+        });
+        self
+    }
+
+    pub fn is_up(&self, osd: i32) -> bool {
+        self.osds.get(&osd).is_some_and(|o| o.up)
+    }
+
+    fn rank(pg: PgId, osd: i32) -> u64 {
+        splitmix(u64::from(pg.seed) * 0x1_0000 + osd as u64 + (pg.pool << 40))
+    }
+
+    pub fn pg_epoch(&self, pg: PgId) -> PgEpoch {
+        let mut cand: Vec<i32> = self
+            .osds
+            .iter()
+            .filter(|(_, o)| o.inn)
+            .map(|(id, _)| *id)
+            .collect();
+        cand.sort_by_key(|o| std::cmp::Reverse(Self::rank(pg, *o)));
+        cand.truncate(self.pool.size as usize);
+        let up: Vec<i32> = cand.into_iter().filter(|o| self.is_up(*o)).collect();
+        PgEpoch {
+            epoch: self.epoch,
+            pool: Some(self.pool),
+            primary: up.first().copied().unwrap_or(-1),
+            acting: up.clone(),
+            up,
+            osds: self.osd_epoch.clone(),
+        }
+    }
+}
+
+pub fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Every epoch since the pool was created (epoch 1).
+pub struct Maps {
+    pub all: Vec<Arc<SimMap>>,
+}
+
+impl Maps {
+    pub fn new(osds: usize, pool: PoolParams) -> Maps {
+        let m = SimMap {
+            epoch: 1,
+            osds: (0..osds as i32)
+                .map(|i| {
+                    (
+                        i,
+                        OsdMapState {
+                            up: true,
+                            inn: true,
+                            up_from: 1,
+                            up_thru: 0,
+                        },
+                    )
+                })
+                .collect(),
+            pool,
+            osd_epoch: Arc::default(),
+        }
+        .seal();
+        Maps {
+            all: vec![Arc::new(m)],
+        }
+    }
+
+    pub fn latest(&self) -> &Arc<SimMap> {
+        self.all.last().expect("epoch 1 exists")
+    }
+
+    pub fn get(&self, epoch: u32) -> &Arc<SimMap> {
+        &self.all[epoch as usize - 1]
+    }
+
+    /// Publishes the next epoch with `change` applied.
+    pub fn next(&mut self, change: impl FnOnce(&mut SimMap)) -> u32 {
+        let mut m = (**self.latest()).clone();
+        m.epoch += 1;
+        change(&mut m);
+        let m = m.seal();
+        let e = m.epoch;
+        self.all.push(Arc::new(m));
+        e
+    }
+
+    pub fn mark_down(&mut self, osd: i32) -> Option<u32> {
+        if !self.latest().is_up(osd) {
+            return None;
+        }
+        Some(self.next(|m| m.osds.get_mut(&osd).expect("osd exists").up = false))
+    }
+
+    /// Boot: an OSD the map still shows up is marked down first (its old
+    /// instance is gone), then up with a new `up_from`.
+    pub fn boot(&mut self, osd: i32) -> u32 {
+        self.mark_down(osd);
+        self.next(|m| {
+            let e = m.epoch;
+            let o = m.osds.get_mut(&osd).expect("osd exists");
+            o.up = true;
+            o.up_from = e;
+        })
+    }
+
+    pub fn set_in(&mut self, osd: i32, inn: bool) -> Option<u32> {
+        if self.latest().osds[&osd].inn == inn {
+            return None;
+        }
+        Some(self.next(|m| m.osds.get_mut(&osd).expect("osd exists").inn = inn))
+    }
+
+    /// The monitors record that `osd` was alive through `epoch`.
+    pub fn up_thru(&mut self, osd: i32, epoch: u32) -> Option<u32> {
+        let o = &self.latest().osds[&osd];
+        if !o.up || o.up_thru >= epoch {
+            return None;
+        }
+        Some(self.next(|m| m.osds.get_mut(&osd).expect("osd exists").up_thru = epoch))
+    }
+
+    pub fn pg_epochs(&self, pg: PgId, from: u32, to: u32) -> Vec<PgEpoch> {
+        (from..=to).map(|e| self.get(e).pg_epoch(pg)).collect()
+    }
+}

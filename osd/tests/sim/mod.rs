@@ -1,0 +1,968 @@
+//! A deterministic simulation of a whole cluster's PG layer in one
+//! process: N OSDs, each running the real PG engines over the in-memory
+//! store; a map sequencer standing in for the monitors; a network with
+//! seeded random delay, reordering, loss, duplication and partitions;
+//! OSD crashes that lose every store transaction not yet committed; and
+//! clients checked against a model of acknowledged state. One seed
+//! determines everything, so a failing seed replays exactly.
+//!
+//! Invariants checked as it runs: every read returns the latest
+//! acknowledged state (so no acknowledged write is lost or rolled back);
+//! a write is acknowledged by at most one primary per PG interval; the
+//! store accepts every transaction the engines emit. After the faults
+//! stop, every PG must become active+clean with identical members that
+//! equal the model.
+
+#![allow(dead_code)]
+
+pub mod client;
+pub mod maps;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::sync::Arc;
+
+use ::cluster::PgId;
+use osd::pg::engine::{ClientOp, Effect, Event, OpReply, Pg, PgConfig};
+use osd::pg::interval::PoolParams;
+use osd::pg::messages::PeerEnvelope;
+use osd::store::{CollectionId, MemStore, ObjectStore, StoreOptions, Transaction};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use client::Client;
+use maps::{Maps, POOL};
+
+/// The shape of one run.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub osds: usize,
+    pub pgs: u32,
+    pub size: u32,
+    pub min_size: u32,
+    pub clients: u32,
+    pub objects_per_client: usize,
+    /// Virtual milliseconds with faults.
+    pub fault_ms: u64,
+    /// Virtual milliseconds allowed to settle after.
+    pub settle_ms: u64,
+    pub loss: f64,
+    pub dup: f64,
+    pub log_max: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            osds: 5,
+            pgs: 4,
+            size: 3,
+            min_size: 2,
+            clients: 4,
+            objects_per_client: 3,
+            fault_ms: 20_000,
+            settle_ms: 60_000,
+            loss: 0.01,
+            dup: 0.01,
+            log_max: 40,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Ev {
+    Deliver {
+        to: i32,
+        gen: u64,
+        from: i32,
+        env: PeerEnvelope,
+    },
+    /// The OSD's map catches up with the sequencer's.
+    MapArrive {
+        osd: i32,
+        gen: u64,
+    },
+    StoreApply {
+        osd: i32,
+        gen: u64,
+    },
+    Tick {
+        osd: i32,
+        gen: u64,
+    },
+    /// A client's op reaches an OSD.
+    OpArrive {
+        osd: i32,
+        gen: u64,
+        client: u32,
+        op: ClientOp,
+    },
+    OpReply {
+        client: u32,
+        reply: OpReply,
+        osd: i32,
+    },
+    ClientWake {
+        client: u32,
+    },
+    UpThru {
+        osd: i32,
+        epoch: u32,
+    },
+    Fault,
+    MarkDown {
+        osd: i32,
+        gen: u64,
+    },
+    Restart {
+        osd: i32,
+    },
+}
+
+struct SimOsd {
+    id: i32,
+    alive: bool,
+    gen: u64,
+    store: Arc<MemStore>,
+    pgs: BTreeMap<PgId, Pg>,
+    epoch: u32,
+    /// Store transactions not yet applied: (pg, effect id, txn).
+    queue: VecDeque<(PgId, u64, Transaction)>,
+    applying: bool,
+    /// Peer messages for epochs this OSD has not seen yet.
+    early: Vec<(i32, PeerEnvelope)>,
+    /// Map delivery is held back until this time (a slow monitor link).
+    map_hold_until: u64,
+}
+
+pub struct Sim {
+    pub seed: u64,
+    cfg: SimConfig,
+    rng: StdRng,
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(u64, u64)>>,
+    events: BTreeMap<u64, Ev>,
+    maps: Maps,
+    osds: Vec<SimOsd>,
+    clients: Vec<Client>,
+    /// Pairs of OSDs that cannot talk, until a time.
+    partitions: BTreeMap<(i32, i32), u64>,
+    faults: bool,
+    /// Which OSD acknowledged writes in each (PG, interval).
+    ackers: BTreeMap<(PgId, u32), i32>,
+    pub stats: Stats,
+    pgcfg: PgConfig,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub acked_writes: u64,
+    pub reads_checked: u64,
+    pub crashes: u64,
+    pub epochs: u32,
+    pub messages: u64,
+    pub dropped: u64,
+    pub settle_ms: u64,
+}
+
+fn coll(pg: PgId) -> CollectionId {
+    CollectionId::new(pg.pool, pg.seed)
+}
+
+impl Sim {
+    pub fn new(seed: u64, cfg: SimConfig) -> Sim {
+        let pool = PoolParams {
+            size: cfg.size,
+            min_size: cfg.min_size,
+            pg_num: cfg.pgs,
+        };
+        let pgcfg = PgConfig {
+            log_max: cfg.log_max,
+            dups_max: cfg.log_max * 4,
+            resend_ticks: 5,
+            ..PgConfig::default()
+        };
+        let mut sim = Sim {
+            seed,
+            rng: StdRng::seed_from_u64(seed),
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            events: BTreeMap::new(),
+            maps: Maps::new(cfg.osds, pool),
+            osds: (0..cfg.osds as i32)
+                .map(|id| SimOsd {
+                    id,
+                    alive: true,
+                    gen: 0,
+                    store: Arc::new(MemStore::new(StoreOptions::default())),
+                    pgs: BTreeMap::new(),
+                    epoch: 0,
+                    queue: VecDeque::new(),
+                    applying: false,
+                    early: Vec::new(),
+                    map_hold_until: 0,
+                })
+                .collect(),
+            clients: (0..cfg.clients)
+                .map(|i| Client::new(i, cfg.objects_per_client))
+                .collect(),
+            partitions: BTreeMap::new(),
+            faults: true,
+            ackers: BTreeMap::new(),
+            stats: Stats::default(),
+            pgcfg,
+            cfg,
+        };
+        for o in 0..sim.cfg.osds as i32 {
+            sim.at(0, Ev::MapArrive { osd: o, gen: 0 });
+            let t = sim.rng.random_range(0..100);
+            sim.at(t, Ev::Tick { osd: o, gen: 0 });
+        }
+        for c in 0..sim.cfg.clients {
+            let t = sim.rng.random_range(0..50);
+            sim.at(t, Ev::ClientWake { client: c });
+        }
+        sim.at(1000, Ev::Fault);
+        sim
+    }
+
+    fn at(&mut self, delay: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse((self.now + delay, self.seq)));
+        self.events.insert(self.seq, ev);
+    }
+
+    fn pgs(&self) -> impl Iterator<Item = PgId> {
+        (0..self.cfg.pgs).map(|s| PgId {
+            pool: POOL,
+            seed: s,
+        })
+    }
+
+    fn blocked(&self, a: i32, b: i32) -> bool {
+        let k = (a.min(b), a.max(b));
+        self.partitions
+            .get(&k)
+            .is_some_and(|until| *until > self.now)
+    }
+
+    /// Runs the faults phase, then lets the cluster settle; returns an
+    /// error describing the first violation.
+    pub fn run(&mut self) -> Result<Stats, String> {
+        let fault_end = self.cfg.fault_ms;
+        let deadline = fault_end + self.cfg.settle_ms;
+        let mut healed = false;
+        while let Some(Reverse((t, seq))) = self.queue.pop() {
+            if t > deadline {
+                break;
+            }
+            self.now = t;
+            if !healed && self.now >= fault_end {
+                healed = true;
+                self.heal();
+            }
+            let ev = self
+                .events
+                .remove(&seq)
+                .expect("every queued event is stored");
+            self.step(ev)?;
+            if healed && self.settled() {
+                break;
+            }
+        }
+        if !self.settled() {
+            return Err(format!(
+                "the cluster did not settle within {} ms after the faults stopped:\n{}",
+                self.cfg.settle_ms,
+                self.describe()
+            ));
+        }
+        self.stats.settle_ms = self.now.saturating_sub(fault_end);
+        self.check_final()?;
+        self.stats.acked_writes = self.clients.iter().map(|c| c.acked_writes).sum();
+        self.stats.reads_checked = self.clients.iter().map(|c| c.reads_checked).sum();
+        self.stats.epochs = self.maps.latest().epoch;
+        Ok(self.stats.clone())
+    }
+
+    fn heal(&mut self) {
+        self.faults = false;
+        self.partitions.clear();
+        self.cfg.loss = 0.0;
+        self.cfg.dup = 0.0;
+        for o in 0..self.cfg.osds as i32 {
+            self.osds[o as usize].map_hold_until = 0;
+            if !self.osds[o as usize].alive {
+                self.at(0, Ev::Restart { osd: o });
+            }
+            if let Some(_e) = self.maps.set_in(o, true) {
+                self.broadcast_map();
+            }
+        }
+    }
+
+    /// Every client idle with nothing pending, every PG active+clean on
+    /// its primary, every OSD up to date.
+    fn settled(&self) -> bool {
+        if self.clients.iter().any(|c| c.pending.is_some()) {
+            return false;
+        }
+        let latest = self.maps.latest();
+        if self
+            .osds
+            .iter()
+            .any(|o| !o.alive || o.epoch != latest.epoch || !latest.is_up(o.id))
+        {
+            return false;
+        }
+        self.pgs().all(|pg| {
+            let pe = latest.pg_epoch(pg);
+            pe.primary >= 0
+                && pe.acting.len() == self.cfg.size as usize
+                && self.osds[pe.primary as usize]
+                    .pgs
+                    .get(&pg)
+                    .is_some_and(|p| p.is_clean())
+                && pe
+                    .acting
+                    .iter()
+                    .all(|o| self.osds[*o as usize].queue.is_empty())
+        })
+    }
+
+    fn describe(&self) -> String {
+        let latest = self.maps.latest();
+        let mut s = format!("epoch {} osds:", latest.epoch);
+        for o in &self.osds {
+            s += &format!(
+                " osd.{}({}, map {}, {} queued)",
+                o.id,
+                if o.alive { "alive" } else { "dead" },
+                o.epoch,
+                o.queue.len()
+            );
+        }
+        s += "\n";
+        for pg in self.pgs() {
+            let pe = latest.pg_epoch(pg);
+            s += &format!("PG {pg} acting {:?}:", pe.acting);
+            for o in &pe.acting {
+                if let Some(p) = self.osds[*o as usize].pgs.get(&pg) {
+                    s += &format!(
+                        " osd.{o}={} (phase {:?}, lu {}, missing {}, peers missing {:?}, unfound {}, blocked {:?})",
+                        p.state_name(),
+                        p.phase(),
+                        p.info().last_update,
+                        p.missing().len(),
+                        p.peer_missing(),
+                        p.unfound(),
+                        p.blocked_by()
+                    );
+                }
+            }
+            s += "\n";
+        }
+        for c in &self.clients {
+            if let Some(p) = &c.pending {
+                s += &format!(
+                    "client.{} waits on {} {:?} (attempts {})\n",
+                    c.id, p.reqid, p.obj, p.attempts
+                );
+            }
+        }
+        s
+    }
+
+    /// After settling: every acting member of every PG holds exactly the
+    /// objects of the model, byte for byte.
+    fn check_final(&self) -> Result<(), String> {
+        let latest = self.maps.latest();
+        let mut want: BTreeMap<PgId, BTreeMap<String, &client::ObjModel>> = BTreeMap::new();
+        for c in &self.clients {
+            for (o, m) in &c.model {
+                if m.exists {
+                    let pg = PgId {
+                        pool: POOL,
+                        seed: ::cluster::stable_mod(
+                            o.hash(),
+                            self.cfg.pgs,
+                            ::cluster::pg::mask_for(self.cfg.pgs),
+                        ),
+                    };
+                    want.entry(pg).or_default().insert(o.name.clone(), m);
+                }
+            }
+        }
+        for pg in self.pgs() {
+            let pe = latest.pg_epoch(pg);
+            for o in &pe.acting {
+                let dump = self.osds[*o as usize].store.dump(&coll(pg));
+                let have: BTreeMap<String, client::ObjModel> = dump
+                    .into_iter()
+                    .map(|(id, _v, data, x, _h, omap)| {
+                        (
+                            id.name,
+                            client::ObjModel {
+                                exists: true,
+                                data,
+                                xattrs: x.into_iter().collect(),
+                                omap: omap.into_iter().collect(),
+                            },
+                        )
+                    })
+                    .collect();
+                let expect: BTreeMap<String, client::ObjModel> = want
+                    .get(&pg)
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), (*v).clone())).collect())
+                    .unwrap_or_default();
+                if have != expect {
+                    let diff: Vec<String> = expect
+                        .keys()
+                        .chain(have.keys())
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .filter(|k| have.get(*k) != expect.get(*k))
+                        .map(|k| format!("{k}: have {:?} want {:?}", have.get(k), expect.get(k)))
+                        .collect();
+                    return Err(format!(
+                        "PG {pg} on osd.{o} differs from the acknowledged state:\n  {}\n{}",
+                        diff.join("\n  "),
+                        self.describe()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, ev: Ev) -> Result<(), String> {
+        match ev {
+            Ev::Deliver { to, gen, from, env } => {
+                let o = &self.osds[to as usize];
+                if !o.alive || o.gen != gen || self.blocked(from, to) {
+                    self.stats.dropped += 1;
+                    return Ok(());
+                }
+                self.deliver(to, from, env)?;
+            }
+            Ev::MapArrive { osd, gen } => {
+                let o = &self.osds[osd as usize];
+                if !o.alive || o.gen != gen {
+                    return Ok(());
+                }
+                if o.map_hold_until > self.now {
+                    let wait = o.map_hold_until - self.now;
+                    self.at(wait, Ev::MapArrive { osd, gen });
+                    return Ok(());
+                }
+                self.catch_up(osd)?;
+            }
+            Ev::StoreApply { osd, gen } => {
+                let o = &mut self.osds[osd as usize];
+                if !o.alive || o.gen != gen {
+                    return Ok(());
+                }
+                o.applying = false;
+                let Some((pg, id, txn)) = o.queue.pop_front() else {
+                    return Ok(());
+                };
+                let what = format!(
+                    "{:?}",
+                    txn.ops
+                        .iter()
+                        .map(|o| o.object().name.clone())
+                        .collect::<Vec<_>>()
+                );
+                trace!(
+                    self,
+                    "STORE osd.{osd} PG {pg} v{} ops {:?}",
+                    txn.version,
+                    txn.ops
+                        .iter()
+                        .map(|o| format!("{o:?}").chars().take(60).collect::<String>())
+                        .collect::<Vec<_>>()
+                );
+                o.store.submit(txn).map_err(|e| {
+                    format!("osd.{osd} PG {pg}: the store refused a transaction ({what}): {e}")
+                })?;
+                let effects =
+                    self.with_pg(osd, pg, |pg, store| pg.handle(store, Event::Committed(id)));
+                self.run_effects(osd, pg, effects)?;
+                self.kick_store(osd);
+            }
+            Ev::Tick { osd, gen } => {
+                let o = &self.osds[osd as usize];
+                if !o.alive || o.gen != gen {
+                    return Ok(());
+                }
+                let pgs: Vec<PgId> = o.pgs.keys().copied().collect();
+                for pg in pgs {
+                    let eff = self.with_pg(osd, pg, |p, s| p.handle(s, Event::Tick));
+                    self.run_effects(osd, pg, eff)?;
+                }
+                self.at(100, Ev::Tick { osd, gen });
+            }
+            Ev::OpArrive {
+                osd,
+                gen,
+                client,
+                op,
+            } => {
+                let o = &self.osds[osd as usize];
+                if !o.alive || o.gen != gen {
+                    return Ok(());
+                }
+                let pg = self.pg_of(&op.obj);
+                let handle = op.handle;
+                if o.pgs.contains_key(&pg) {
+                    let eff = self.with_pg(osd, pg, |p, s| p.handle(s, Event::Op(op)));
+                    self.run_effects(osd, pg, eff)?;
+                } else {
+                    let reply = OpReply {
+                        handle,
+                        result: Err(osd::pg::engine::OpFailed {
+                            error: ::cluster::msg::RemoteError::again("no such PG here"),
+                            step: None,
+                        }),
+                        interval: 0,
+                    };
+                    let d = self.net_delay();
+                    self.at(d, Ev::OpReply { client, reply, osd });
+                }
+            }
+            Ev::OpReply { client, reply, osd } => self.on_reply(client, reply, osd)?,
+            Ev::ClientWake { client } => self.client_wake(client),
+            Ev::UpThru { osd, epoch } => {
+                if self.maps.up_thru(osd, epoch).is_some() {
+                    self.broadcast_map();
+                }
+            }
+            Ev::Fault => {
+                if self.faults {
+                    self.fault();
+                    let next = self.rng.random_range(300..1500);
+                    self.at(next, Ev::Fault);
+                }
+            }
+            Ev::MarkDown { osd, gen } => {
+                // Failure detection: only if that incarnation is still dead.
+                let o = &self.osds[osd as usize];
+                if o.gen == gen && !o.alive && self.maps.mark_down(osd).is_some() {
+                    self.broadcast_map();
+                }
+            }
+            Ev::Restart { osd } => self.restart(osd)?,
+        }
+        Ok(())
+    }
+
+    fn pg_of(&self, obj: &osd::store::ObjectId) -> PgId {
+        PgId {
+            pool: POOL,
+            seed: ::cluster::stable_mod(
+                obj.hash(),
+                self.cfg.pgs,
+                ::cluster::pg::mask_for(self.cfg.pgs),
+            ),
+        }
+    }
+
+    fn net_delay(&mut self) -> u64 {
+        if self.rng.random_bool(0.05) {
+            self.rng.random_range(20..200)
+        } else {
+            self.rng.random_range(1..10)
+        }
+    }
+
+    fn with_pg<T>(
+        &mut self,
+        osd: i32,
+        pg: PgId,
+        f: impl FnOnce(&mut Pg, &dyn ObjectStore) -> T,
+    ) -> T {
+        let o = &mut self.osds[osd as usize];
+        let store = o.store.clone();
+        let p = o.pgs.get_mut(&pg).expect("caller checked the PG exists");
+        f(p, store.as_ref())
+    }
+
+    fn kick_store(&mut self, osd: i32) {
+        let o = &mut self.osds[osd as usize];
+        if !o.applying && !o.queue.is_empty() {
+            o.applying = true;
+            let gen = o.gen;
+            let d = self.rng.random_range(0..4);
+            self.at(d, Ev::StoreApply { osd, gen });
+        }
+    }
+
+    fn run_effects(&mut self, osd: i32, pg: PgId, effects: Vec<Effect>) -> Result<(), String> {
+        for e in effects {
+            match e {
+                Effect::Send { to, env } => self.send(osd, to, env),
+                Effect::Store { id, txn } => {
+                    self.osds[osd as usize].queue.push_back((pg, id, txn));
+                    self.kick_store(osd);
+                }
+                Effect::Reply(r) => {
+                    let client = (r.handle >> 32) as u32;
+                    let d = self.net_delay();
+                    if !self.rng.random_bool(self.cfg.loss) {
+                        self.at(
+                            d,
+                            Ev::OpReply {
+                                client,
+                                reply: r,
+                                osd,
+                            },
+                        );
+                    }
+                }
+                Effect::UpThru { epoch } => {
+                    let d = self.rng.random_range(5..60);
+                    self.at(d, Ev::UpThru { osd, epoch });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, from: i32, to: i32, env: PeerEnvelope) {
+        self.stats.messages += 1;
+        if self.rng.random_bool(self.cfg.loss) {
+            self.stats.dropped += 1;
+            return;
+        }
+        let gen = self.osds[to as usize].gen;
+        let copies = if self.rng.random_bool(self.cfg.dup) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let d = self.net_delay();
+            self.at(
+                d,
+                Ev::Deliver {
+                    to,
+                    gen,
+                    from,
+                    env: env.clone(),
+                },
+            );
+        }
+    }
+
+    fn deliver(&mut self, to: i32, from: i32, env: PeerEnvelope) -> Result<(), String> {
+        let pg = PgId {
+            pool: env.pool,
+            seed: env.seed,
+        };
+        let o = &mut self.osds[to as usize];
+        if env.epoch > o.epoch {
+            o.early.push((from, env));
+            return Ok(());
+        }
+        if o.pgs.contains_key(&pg) {
+            let eff = self.with_pg(to, pg, |p, s| p.handle(s, Event::Peer { from, env }));
+            return self.run_effects(to, pg, eff);
+        }
+        // Not a PG we hold: say so.
+        let epoch = o.epoch;
+        if let Some(reply) = osd::pg::engine::answer_without_pg(&env, epoch) {
+            self.send(to, from, reply);
+        }
+        Ok(())
+    }
+
+    /// Brings an OSD's map (and its PGs) up to the sequencer's newest,
+    /// epoch by epoch, creating the PGs it is now a member of.
+    fn catch_up(&mut self, osd: i32) -> Result<(), String> {
+        let latest = self.maps.latest().epoch;
+        while self.osds[osd as usize].epoch < latest {
+            let e = self.osds[osd as usize].epoch + 1;
+            self.osds[osd as usize].epoch = e;
+            let map = self.maps.get(e).clone();
+            for pg in self.pgs().collect::<Vec<_>>() {
+                let pe = map.pg_epoch(pg);
+                let o = &mut self.osds[osd as usize];
+                if let Some(p) = o.pgs.get_mut(&pg) {
+                    let store = o.store.clone();
+                    let eff = p.handle(store.as_ref(), Event::Map(pe));
+                    self.run_effects(osd, pg, eff)?;
+                } else if pe.up.contains(&osd) || pe.acting.contains(&osd) {
+                    let c = coll(pg);
+                    if !o.store.collection_exists(&c).unwrap_or(false) {
+                        o.store.create_collection(&c).map_err(|e| e.to_string())?;
+                    }
+                    let epochs = self.maps.pg_epochs(pg, 1, e);
+                    let (p, eff) = Pg::create(pg, osd, self.pgcfg.clone(), &epochs);
+                    self.osds[osd as usize].pgs.insert(pg, p);
+                    self.run_effects(osd, pg, eff)?;
+                }
+            }
+            // Messages that waited for this epoch.
+            let o = &mut self.osds[osd as usize];
+            let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut o.early)
+                .into_iter()
+                .partition(|(_, env)| env.epoch <= e);
+            o.early = later;
+            for (from, env) in ready {
+                self.deliver(osd, from, env)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn broadcast_map(&mut self) {
+        let m = self.maps.latest().clone();
+        trace!(
+            self,
+            "MAP {}: {}",
+            m.epoch,
+            self.pgs()
+                .map(|pg| format!("{pg}={:?}", m.pg_epoch(pg).acting))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        for o in 0..self.cfg.osds as i32 {
+            let s = &self.osds[o as usize];
+            if s.alive {
+                let gen = s.gen;
+                let d = self.rng.random_range(1..30);
+                self.at(d, Ev::MapArrive { osd: o, gen });
+            }
+        }
+    }
+
+    fn fault(&mut self) {
+        let n = self.cfg.osds as i32;
+        match self.rng.random_range(0..10) {
+            0..=3 => {
+                // Crash an OSD (keep enough alive that the run means something).
+                let alive: Vec<i32> = (0..n).filter(|o| self.osds[*o as usize].alive).collect();
+                if alive.len() as u32 > self.cfg.min_size {
+                    let o = alive[self.rng.random_range(0..alive.len())];
+                    self.crash(o);
+                }
+            }
+            4 => {
+                let o = self.rng.random_range(0..n);
+                let inn = self.rng.random_bool(0.6);
+                let ins = self.maps.latest().osds.values().filter(|s| s.inn).count();
+                if (inn || ins > self.cfg.size as usize) && self.maps.set_in(o, inn).is_some() {
+                    self.broadcast_map();
+                }
+            }
+            5 | 6 => {
+                let a = self.rng.random_range(0..n);
+                let b = self.rng.random_range(0..n);
+                if a != b {
+                    let until = self.now + self.rng.random_range(200..3000);
+                    self.partitions.insert((a.min(b), a.max(b)), until);
+                }
+            }
+            7 => {
+                // A slow link to the monitors: this OSD's maps lag.
+                let o = self.rng.random_range(0..n);
+                self.osds[o as usize].map_hold_until = self.now + self.rng.random_range(100..2000);
+            }
+            _ => {}
+        }
+    }
+
+    fn crash(&mut self, osd: i32) {
+        trace!(self, "CRASH osd.{osd}");
+        self.stats.crashes += 1;
+        let o = &mut self.osds[osd as usize];
+        o.alive = false;
+        o.gen += 1;
+        o.pgs.clear();
+        o.queue.clear();
+        o.early.clear();
+        o.applying = false;
+        o.store.crash();
+        let gen = o.gen;
+        let detect = self.rng.random_range(100..1500);
+        self.at(detect, Ev::MarkDown { osd, gen });
+        let back = self.rng.random_range(500..6000);
+        self.at(back, Ev::Restart { osd });
+    }
+
+    fn restart(&mut self, osd: i32) -> Result<(), String> {
+        if self.osds[osd as usize].alive {
+            return Ok(());
+        }
+        let latest = self.maps.latest().epoch;
+        let o = &mut self.osds[osd as usize];
+        o.alive = true;
+        o.gen += 1;
+        o.map_hold_until = 0;
+        let gen = o.gen;
+        let store = o.store.clone();
+        let colls = store.list_collections().map_err(|e| e.to_string())?;
+        for c in colls {
+            let pg = c.pg();
+            let epochs = self.maps.pg_epochs(pg, 1, latest);
+            let loaded = Pg::load(pg, osd, self.pgcfg.clone(), store.as_ref(), &epochs)
+                .map_err(|e| format!("osd.{osd} cannot load PG {pg}: {e}"))?;
+            if let Some((p, eff)) = loaded {
+                self.osds[osd as usize].pgs.insert(pg, p);
+                self.run_effects(osd, pg, eff)?;
+            }
+        }
+        self.osds[osd as usize].epoch = latest;
+        // Boot: the monitors mark the new incarnation up.
+        let e = self.maps.boot(osd);
+        trace!(self, "RESTART osd.{osd}: up at epoch {e}");
+        self.broadcast_map();
+        let t = self.rng.random_range(0..100);
+        self.at(t, Ev::Tick { osd, gen });
+        Ok(())
+    }
+
+    fn client_wake(&mut self, client: u32) {
+        let now = self.now;
+        let c = &mut self.clients[client as usize];
+        if let Some(p) = &c.pending {
+            if now < p.sent_at + 1500 {
+                return;
+            }
+            // Timed out: resend the same request.
+        } else if !self.faults && self.now > self.cfg.fault_ms + 2000 {
+            return; // Quiet at the end: let the cluster settle.
+        } else {
+            c.next_op(&mut self.rng, now);
+        }
+        self.send_op(client);
+    }
+
+    fn send_op(&mut self, client: u32) {
+        let now = self.now;
+        let map = self.maps.latest().clone();
+        let pg_of = |o: &osd::store::ObjectId| PgId {
+            pool: POOL,
+            seed: ::cluster::stable_mod(
+                o.hash(),
+                self.cfg.pgs,
+                ::cluster::pg::mask_for(self.cfg.pgs),
+            ),
+        };
+        let c = &mut self.clients[client as usize];
+        let Some(p) = c.pending.as_mut() else { return };
+        p.attempts += 1;
+        p.sent_at = now;
+        let pg = pg_of(&p.obj);
+        let primary = map.pg_epoch(pg).primary;
+        self.seq += 1;
+        let handle = (u64::from(client) << 32) | (self.seq & 0xffff_ffff);
+        p.handles.push(handle);
+        let op = ClientOp {
+            handle,
+            reqid: p.reqid.clone(),
+            obj: p.obj.clone(),
+            ops: p.ops.clone(),
+            data: p.data.clone(),
+            epoch: map.epoch,
+        };
+        if primary >= 0 && !self.rng.random_bool(self.cfg.loss) {
+            let gen = self.osds[primary as usize].gen;
+            let d = self.net_delay();
+            self.at(
+                d,
+                Ev::OpArrive {
+                    osd: primary,
+                    gen,
+                    client,
+                    op,
+                },
+            );
+        }
+        // Wake up to resend if nothing comes back.
+        self.at(1600, Ev::ClientWake { client });
+    }
+
+    fn on_reply(&mut self, client: u32, reply: OpReply, osd: i32) -> Result<(), String> {
+        let c = &self.clients[client as usize];
+        let Some(p) = &c.pending else { return Ok(()) };
+        if !p.handles.contains(&reply.handle) {
+            return Ok(()); // An answer to an op already done.
+        }
+        let pg = self.pg_of(&p.obj);
+        let is_write = matches!(p.expect, client::Expect::Write(_));
+        if is_write && reply.result.is_ok() {
+            if let Some(prev) = self.ackers.insert((pg, reply.interval), osd) {
+                if prev != osd {
+                    return Err(format!(
+                        "PG {pg} interval {}: writes acknowledged by osd.{prev} and osd.{osd}",
+                        reply.interval
+                    ));
+                }
+            }
+        }
+        trace!(
+            self,
+            "REPLY {} {} {:?} from osd.{osd} (interval {}): {:?}",
+            p.reqid,
+            p.obj.name,
+            p.ops,
+            reply.interval,
+            reply
+                .result
+                .as_ref()
+                .map(|d| d.version)
+                .map_err(|e| e.error.message.clone())
+        );
+        let done = self.clients[client as usize]
+            .on_reply(&reply)
+            .map_err(|e| {
+                format!(
+                    "client.{client} at {} ms: {e}\n{}",
+                    self.now,
+                    self.describe()
+                )
+            })?;
+        if done {
+            let d = self.rng.random_range(0..20);
+            self.at(d, Ev::ClientWake { client });
+        } else {
+            let d = self.rng.random_range(20..100);
+            let c = &mut self.clients[client as usize];
+            if let Some(p) = c.pending.as_mut() {
+                p.sent_at = 0; // resend at the wake
+            }
+            self.at(d, Ev::ClientWake { client });
+        }
+        Ok(())
+    }
+}
+
+fn trace_on() -> bool {
+    std::env::var_os("STRATA_SIM_TRACE").is_some()
+}
+
+macro_rules! trace {
+    ($sim:expr, $($arg:tt)*) => {
+        if trace_on() {
+            eprintln!("[{:>6} ms] {}", $sim.now, format!($($arg)*));
+        }
+    };
+}
+use trace;
+
+/// Runs one seed, with its description on failure.
+pub fn run_seed(seed: u64, cfg: SimConfig) -> Result<Stats, String> {
+    if trace_on() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("osd=debug")
+            .without_time()
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    Sim::new(seed, cfg)
+        .run()
+        .map_err(|e| format!("seed {seed} failed (replay: STRATA_SIM_SEED={seed}): {e}"))
+}
