@@ -43,6 +43,12 @@ impl Handler for PushHandler {
     fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = Option<Message>> + Send + '_>> {
         Box::pin(async move {
             if req.message.msg_type == msg_type::MAP_PUSH {
+                // Only the monitors publish maps: anyone else's is ignored
+                // (a client could otherwise make an OSD stop itself).
+                if req.from.kind != auth::EntityKind::Mon {
+                    tracing::warn!(from = %req.from, "ignoring a map pushed by a non-monitor");
+                    return None;
+                }
                 if let Some(c) = self.client.get() {
                     match cluster::codec::decode::<MapUpdate>("map push", &req.message.body) {
                         // A gap is filled by the next renewal.
@@ -262,6 +268,15 @@ impl MonClient {
         match self.request(&MonRequest::Subscribe { have }).await? {
             MonReply::Maps(u) => Ok(u),
             r => Err(Self::unexpected("subscribe", r)),
+        }
+    }
+
+    /// Every epoch from `from` on, as the monitors still hold them: the
+    /// full map at `from` (or the oldest held) and the incrementals after.
+    pub async fn maps_from(&self, from: u32) -> Result<MapUpdate, ClientError> {
+        match self.request(&MonRequest::GetMaps { from }).await? {
+            MonReply::Maps(u) => Ok(u),
+            r => Err(Self::unexpected("get maps", r)),
         }
     }
 

@@ -90,6 +90,9 @@ pub struct PoolUsage {
 struct Inner {
     mc: Arc<MonClient>,
     op_timeout: Duration,
+    /// This client instance's nonce: with the tid and the entity the
+    /// OSD authenticated, it names a request for its whole life.
+    nonce: u64,
     reqid: AtomicU64,
     crush: Mutex<Option<(u32, Arc<CrushMap>)>>,
 }
@@ -128,7 +131,8 @@ impl Rados {
             inner: Arc::new(Inner {
                 mc,
                 op_timeout,
-                reqid: AtomicU64::new(rand::random::<u32>() as u64),
+                nonce: rand::random::<u64>(),
+                reqid: AtomicU64::new(1),
                 crush: Mutex::new(None),
             }),
         })
@@ -293,6 +297,7 @@ impl IoCtx {
                 |map, pg| Message {
                     msg_type: msg_type::OSD_OP,
                     body: cluster::codec::encode(&OsdOp {
+                        nonce: self.rados.inner.nonce,
                         reqid,
                         epoch: map.epoch,
                         pool: pool_id,

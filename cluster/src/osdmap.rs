@@ -47,6 +47,10 @@ pub struct OsdInfo {
     pub reweight: u32,
     /// Epoch at which it last came up.
     pub up_from: u32,
+    /// Highest epoch the monitors recorded it alive through (raised at
+    /// its request before its PGs may go active in a new interval, so
+    /// that peering later knows which intervals could have written).
+    pub up_thru: u32,
     /// When (ms since the epoch, monitor's clock) it was marked down; 0 if up
     /// or never booted. Drives the down -> out timer.
     pub down_since_ms: u64,
@@ -224,6 +228,7 @@ mod tests {
             up,
             reweight,
             up_from: 1,
+            up_thru: 0,
             down_since_ms: 0,
             out_by_operator: false,
         }

@@ -70,6 +70,14 @@ pub struct Options {
     pub client_mon_timeout: f64,
     /// Largest object an OSD stores (bytes; Ceph's default, 128 MiB).
     pub osd_max_object_size: u64,
+    /// Entries each PG log keeps: a member whose gap the log covers is
+    /// recovered object by object, one further behind takes the whole PG.
+    pub osd_min_pg_log_entries: u32,
+    /// Request ids a PG remembers past log trim, so a late resend is still
+    /// recognised and not applied twice.
+    pub osd_pg_log_dups_tracked: u32,
+    /// Objects a PG's primary recovers at once.
+    pub osd_recovery_max_active: u32,
 }
 
 impl Default for Options {
@@ -94,7 +102,7 @@ impl Default for Options {
             mon_osd_report_timeout: 900.0,
             mon_raft_heartbeat_ms: 250,
             mon_raft_election_timeout_ms: 1000,
-            mon_max_incrementals: 500,
+            mon_max_incrementals: 2000,
             osd_pool_default_size: 3,
             osd_pool_default_min_size: 0,
             osd_pool_default_pg_num: 32,
@@ -103,6 +111,9 @@ impl Default for Options {
             osd_crush_host: String::new(),
             client_mon_timeout: 30.0,
             osd_max_object_size: 128 << 20,
+            osd_min_pg_log_entries: 3000,
+            osd_pg_log_dups_tracked: 3000,
+            osd_recovery_max_active: 3,
         }
     }
 }
@@ -151,6 +162,14 @@ impl Options {
         }
         if self.osd_max_object_size == 0 || self.osd_max_object_size > 128 << 20 {
             return Err("osd_max_object_size must be 1..=134217728 bytes (the messenger carries at most 129 MiB of data per message)".into());
+        }
+        for (name, v) in [
+            ("osd_min_pg_log_entries", self.osd_min_pg_log_entries),
+            ("osd_recovery_max_active", self.osd_recovery_max_active),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
         }
         if self.osd_pool_default_pg_num == 0 {
             return Err("osd_pool_default_pg_num must be at least 1".into());

@@ -33,16 +33,9 @@ pub mod msg_type {
     /// [`super::osd::ListObjects`] and [`super::osd::ListReply`].
     pub const OSD_LIST: u16 = 42;
     pub const OSD_LIST_REPLY: u16 = 43;
-    /// Primary to replica: [`super::osd::RepOp`] / [`super::osd::RepOpReply`].
-    pub const REP_OP: u16 = 44;
-    pub const REP_OP_REPLY: u16 = 45;
-    /// Primary to peer: [`super::osd::PgQuery`] / [`super::osd::PgQueryReply`].
-    pub const PG_QUERY: u16 = 46;
-    pub const PG_QUERY_REPLY: u16 = 47;
-    /// Recovery: [`super::osd::PgLogRequest`] / [`super::osd::PgLogReply`],
-    /// [`super::osd::Pull`] / [`super::osd::PullReply`].
-    pub const PG_LOG: u16 = 48;
-    pub const PG_LOG_REPLY: u16 = 49;
-    pub const PULL: u16 = 50;
-    pub const PULL_REPLY: u16 = 51;
+    // 44-51 were the first data path's replica, peering and recovery
+    // requests, retired with it: never reuse them.
+    /// OSD to OSD, one-way: a PG's peering, replication and recovery
+    /// message (the OSD crate's `PeerEnvelope`).
+    pub const PG_PEER: u16 = 52;
 }

@@ -21,6 +21,10 @@ pub enum MonRequest {
     /// Maps newer than `have` (0: a full map), then pushes of every new
     /// epoch while the connection lasts.
     Subscribe { have: u32 },
+    /// Every epoch from `from` on: the full map at `from` (or at the
+    /// oldest epoch the monitors still hold, if later) and the
+    /// incrementals after it. No subscription.
+    GetMaps { from: u32 },
     /// An OSD saying it is alive, at the map epoch it has.
     Beacon { osd: u32, epoch: u32 },
     /// An OSD reporting that a peer stopped answering heartbeats
@@ -74,6 +78,11 @@ pub enum MonCommand {
         addr: String,
         host: String,
         weight: u32,
+    },
+    /// An OSD asks to be recorded alive through `epoch` (its `up_thru`).
+    OsdAlive {
+        id: u32,
+        epoch: u32,
     },
     OsdOut {
         ids: Vec<u32>,

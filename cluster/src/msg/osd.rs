@@ -133,7 +133,11 @@ impl ObjOp {
 /// A client's compound operation on one object.
 #[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
 pub struct OsdOp {
-    /// The client's id for the request, to recognise a resend.
+    /// The client instance's nonce (random per process) and its id for
+    /// the request (tid): with the client's authenticated entity they make
+    /// the request's [`crate::ReqId`], by which a resend is recognised by
+    /// any primary, before or after a failure.
+    pub nonce: u64,
     pub reqid: u64,
     /// The map epoch the client placed the object with.
     pub epoch: u32,
@@ -198,71 +202,4 @@ pub struct ListReply {
     pub objects: Vec<(String, String)>,
     /// Empty when the PG is done.
     pub next: Vec<u8>,
-}
-
-/// Primary to replica: apply this transaction (the store's encoding, in
-/// the data section) for PG `pool.seed` at `epoch`.
-#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
-pub struct RepOp {
-    pub epoch: u32,
-    pub pool: u64,
-    pub pg_seed: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
-pub struct RepOpReply {
-    pub error: Option<RemoteError>,
-}
-
-/// Primary to a peer: what is your PG's last update?
-#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
-pub struct PgQuery {
-    pub epoch: u32,
-    pub pool: u64,
-    pub pg_seed: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
-pub struct PgQueryReply {
-    pub error: Option<RemoteError>,
-    /// (epoch, counter) of the last write the PG holds; (0, 0) if none.
-    pub last_update: (u32, u64),
-}
-
-/// Primary to peer (recovery): your PG's log entries after `after`. The
-/// entries (the store's encoding) come back in the reply's data section.
-#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
-pub struct PgLogRequest {
-    pub pool: u64,
-    pub pg_seed: u32,
-    pub after: (u32, u64),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
-pub struct PgLogReply {
-    pub error: Option<RemoteError>,
-    /// The oldest version the log still holds: entries after `after` are
-    /// complete only if `log_tail <= after`.
-    pub log_tail: (u32, u64),
-}
-
-/// Primary to peer (recovery): the whole current state of one object.
-#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
-pub struct Pull {
-    pub pool: u64,
-    pub pg_seed: u32,
-    pub ns: String,
-    pub name: String,
-}
-
-/// The object's bytes are in the data section.
-#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
-pub struct PullReply {
-    pub error: Option<RemoteError>,
-    pub exists: bool,
-    pub version: (u32, u64),
-    pub mtime_ns: u64,
-    pub xattrs: Vec<(String, Vec<u8>)>,
-    pub omap: Vec<(Vec<u8>, Vec<u8>)>,
-    pub omap_header: Vec<u8>,
 }

@@ -32,13 +32,15 @@ pub fn authorize(
                 return denied("talk to the monitors: the OSD does not exist in the OSDMap");
             }
             match req {
-                MonRequest::Status | MonRequest::Subscribe { .. } | MonRequest::AuthCaps { .. } => {
-                    Ok(())
-                }
+                MonRequest::Status
+                | MonRequest::Subscribe { .. }
+                | MonRequest::GetMaps { .. }
+                | MonRequest::AuthCaps { .. } => Ok(()),
                 MonRequest::Beacon { osd, .. } if *osd == id => Ok(()),
                 MonRequest::Failure { reporter, .. } if *reporter == id => Ok(()),
                 MonRequest::PgStats { osd, .. } if *osd == id => Ok(()),
                 MonRequest::Command(MonCommand::OsdBoot { id: b, .. }) if *b == id => Ok(()),
+                MonRequest::Command(MonCommand::OsdAlive { id: a, .. }) if *a == id => Ok(()),
                 // Going down cleanly.
                 MonRequest::Command(MonCommand::OsdDown { ids }) if ids == &[id] => Ok(()),
                 _ => denied("send this request (OSDs may only report on themselves)"),
@@ -53,7 +55,9 @@ pub fn authorize(
             };
             let caps = Caps::parse(&rec.caps).unwrap_or_default();
             let ok = match req {
-                MonRequest::Status | MonRequest::Subscribe { .. } => caps.mon_read(),
+                MonRequest::Status | MonRequest::Subscribe { .. } | MonRequest::GetMaps { .. } => {
+                    caps.mon_read()
+                }
                 MonRequest::AuthList | MonRequest::AuthGet { .. } | MonRequest::AuthCaps { .. } => {
                     caps.mon_all()
                 }
@@ -63,7 +67,8 @@ pub fn authorize(
                 MonRequest::Command(MonCommand::OsdNew { .. }) => {
                     caps.mon == MonCap::BootstrapOsd || caps.mon_write()
                 }
-                MonRequest::Command(MonCommand::OsdBoot { .. }) => false,
+                MonRequest::Command(MonCommand::OsdBoot { .. })
+                | MonRequest::Command(MonCommand::OsdAlive { .. }) => false,
                 MonRequest::Command(c) if c.is_auth() => caps.mon_all(),
                 MonRequest::Command(_) => caps.mon_write(),
             };

@@ -120,6 +120,7 @@ mod tests {
                     up: *u,
                     reweight: REWEIGHT_IN,
                     up_from: 1,
+                    up_thru: 0,
                     down_since_ms: if *u { 0 } else { 1_000 },
                     out_by_operator: false,
                 },

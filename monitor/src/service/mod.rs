@@ -189,6 +189,7 @@ impl Monitor {
                 self.subscribers.add(from.clone(), now);
                 MonReply::Maps(u)
             }
+            MonRequest::GetMaps { from } => MonReply::Maps(self.shared.read(|s| s.maps_from(from))),
             MonRequest::Status => match self.leader_or_forward(from, MonRequest::Status).await {
                 Ok(()) => MonReply::Status(Box::new(self.view())),
                 Err(r) => r,

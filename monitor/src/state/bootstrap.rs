@@ -69,4 +69,5 @@ pub(super) fn apply(state: &mut ClusterState, seed: &Seed, now_ms: u64) {
         .insert(seed.admin_entity.clone(), seed.admin.clone());
     state.max_incrementals = seed.max_incrementals;
     state.incrementals.clear();
+    state.base = Some(state.osdmap.clone());
 }

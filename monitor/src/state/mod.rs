@@ -39,6 +39,10 @@ pub struct ClusterState {
     /// The most recent incrementals, oldest first.
     pub incrementals: Vec<Incremental>,
     pub max_incrementals: u32,
+    /// The full map just before the oldest incremental: with it, every
+    /// retained epoch can be rebuilt (an OSD replays the epochs its PGs
+    /// went through while it was away).
+    pub base: Option<OsdMap>,
 }
 
 /// Pool defaults from the proposing leader's configuration.
@@ -156,9 +160,54 @@ impl ClusterState {
         let max = self.max_incrementals.max(1) as usize;
         if self.incrementals.len() > max {
             let extra = self.incrementals.len() - max;
-            self.incrementals.drain(..extra);
+            for old in self.incrementals.drain(..extra) {
+                if let Some(b) = self.base.as_mut() {
+                    if b.apply(&old).is_err() {
+                        // Cannot happen (incrementals follow each other);
+                        // never serve a wrong map.
+                        self.base = None;
+                    }
+                }
+            }
         }
         self.osdmap = next;
+    }
+
+    /// The oldest epoch `maps_from` can serve.
+    pub fn first_epoch(&self) -> u32 {
+        match &self.base {
+            Some(b) => b.epoch,
+            None => self.osdmap.epoch,
+        }
+    }
+
+    /// The full map at `from` (or the oldest retained one after it) and
+    /// every incremental since: epoch by epoch history.
+    pub fn maps_from(&self, from: u32) -> cluster::msg::mon::MapUpdate {
+        let mut u = cluster::msg::mon::MapUpdate {
+            monmap: self.monmap.clone(),
+            ..Default::default()
+        };
+        let Some(base) = &self.base else {
+            u.full = Some(self.osdmap.clone());
+            return u;
+        };
+        let mut full = base.clone();
+        for inc in self.incrementals.iter().take_while(|i| i.epoch <= from) {
+            if full.apply(inc).is_err() {
+                u.full = Some(self.osdmap.clone());
+                return u;
+            }
+        }
+        let at = full.epoch;
+        u.full = Some(full);
+        u.incrementals = self
+            .incrementals
+            .iter()
+            .filter(|i| i.epoch > at)
+            .cloned()
+            .collect();
+        u
     }
 
     /// What a subscriber holding epoch `have` needs.
@@ -201,6 +250,7 @@ fn run_command(
             host,
             weight,
         } => osd_cmds::boot(e, *id, uuid, addr, host, *weight),
+        C::OsdAlive { id, epoch } => osd_cmds::alive(e, *id, *epoch),
         C::OsdOut { ids } => osd_cmds::mark_out(e, ids, true),
         C::OsdIn { ids } => osd_cmds::mark_in(e, ids),
         C::OsdDown { ids } => osd_cmds::mark_down(e, ids, true),

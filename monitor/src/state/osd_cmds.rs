@@ -55,6 +55,7 @@ pub(super) fn osd_new(e: &mut Edit<'_>, uuid: &str) -> CmdResult {
             up: false,
             reweight: REWEIGHT_IN,
             up_from: 0,
+            up_thru: 0,
             down_since_ms: 0,
             out_by_operator: false,
         },
@@ -97,17 +98,45 @@ pub(super) fn boot(
     }
     o.addr = addr.to_string();
     o.hostname = host.to_string();
-    if !o.up {
-        o.up = true;
-        o.up_from = epoch;
-        o.down_since_ms = 0;
-    }
+    // A boot is a new incarnation even when the map still shows the old
+    // one up (it restarted faster than its failure was noticed): a new
+    // up_from tells its peers that its PGs must peer again.
+    o.up = true;
+    o.up_from = epoch;
+    o.down_since_ms = 0;
     // A disk that was marked out automatically comes back in.
     if !o.is_in() && !o.out_by_operator {
         o.reweight = REWEIGHT_IN;
     }
     crush_cmds::place_osd(e, id, host, weight)?;
     done(format!("osd.{id} booted at {addr}"))
+}
+
+/// `osd alive` (Ceph's MOSDAlive): an up OSD asks to be recorded alive
+/// through `epoch`, before its PGs go active in an interval that began
+/// then. Never lowers it; an OSD that is down gets nothing.
+pub(super) fn alive(e: &mut Edit<'_>, id: u32, epoch: u32) -> CmdResult {
+    let current = e.map.epoch;
+    let o = e
+        .map
+        .osds
+        .get_mut(&id)
+        .ok_or_else(|| RemoteError::not_found(format!("osd.{id} does not exist")))?;
+    if !o.up {
+        return Err(RemoteError::again(format!(
+            "osd.{id} is down; it must boot before it can be marked alive"
+        )));
+    }
+    if epoch > current {
+        return Err(RemoteError::invalid(format!(
+            "osd.{id} asks to be alive through epoch {epoch}, after the current epoch {current}"
+        )));
+    }
+    if o.up_thru >= epoch {
+        return done(format!("osd.{id} is already alive through {}", o.up_thru));
+    }
+    o.up_thru = epoch;
+    done(format!("osd.{id} alive through epoch {epoch}"))
 }
 
 pub(super) fn mark_down(e: &mut Edit<'_>, ids: &[u32], by_operator: bool) -> CmdResult {

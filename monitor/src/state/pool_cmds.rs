@@ -162,6 +162,12 @@ pub(super) fn set(e: &mut Edit<'_>, name: &str, key: &str, value: &str) -> CmdRe
                     p.pg_num
                 )));
             }
+            if v > p.pg_num && key == "pg_num" {
+                return Err(RemoteError::invalid(format!(
+                    "pool '{name}': increasing pg_num ({} -> {v}) needs PG splitting, which is not built yet; create a pool with more PGs instead",
+                    p.pg_num
+                )));
+            }
             if key == "pgp_num" && v > p.pg_num {
                 return Err(RemoteError::invalid(format!(
                     "pool '{name}': pgp_num may not exceed pg_num ({})",

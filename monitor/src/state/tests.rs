@@ -446,3 +446,121 @@ fn erasure_pools_get_a_rule_and_pin_their_profile() {
     )
     .unwrap();
 }
+
+#[test]
+fn up_thru_is_raised_only_for_an_up_osd_and_never_lowered() {
+    let mut s = booted(2);
+    let e = s.osdmap.epoch;
+    cmd(&mut s, MonCommand::OsdAlive { id: 1, epoch: e }).unwrap();
+    assert_eq!(s.osdmap.osds[&1].up_thru, e);
+    assert_eq!(s.osdmap.epoch, e + 1, "a new epoch records it");
+    // Asking again, or for less, changes nothing.
+    cmd(
+        &mut s,
+        MonCommand::OsdAlive {
+            id: 1,
+            epoch: e - 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(s.osdmap.osds[&1].up_thru, e);
+    // Not beyond the current epoch, not for an OSD that is down or absent.
+    let err = cmd(
+        &mut s,
+        MonCommand::OsdAlive {
+            id: 1,
+            epoch: e + 50,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid);
+    cmd(&mut s, MonCommand::OsdDown { ids: vec![0] }).unwrap();
+    let err = cmd(&mut s, MonCommand::OsdAlive { id: 0, epoch: 1 }).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Again);
+    assert!(err.message.contains("osd.0 is down"), "{}", err.message);
+    let err = cmd(&mut s, MonCommand::OsdAlive { id: 9, epoch: 1 }).unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound);
+}
+
+#[test]
+fn a_boot_is_a_new_incarnation_even_if_the_map_shows_it_up() {
+    let mut s = booted(1);
+    let before = s.osdmap.osds[&0].up_from;
+    cmd(
+        &mut s,
+        MonCommand::OsdBoot {
+            id: 0,
+            uuid: "aa0".into(),
+            addr: "127.0.0.1:6800".into(),
+            host: "h0".into(),
+            weight: 0x10000,
+        },
+    )
+    .unwrap();
+    let o = &s.osdmap.osds[&0];
+    assert!(
+        o.up && o.up_from > before,
+        "up_from {} -> {}",
+        before,
+        o.up_from
+    );
+}
+
+#[test]
+fn pg_num_growth_is_refused_until_pgs_can_split() {
+    let mut s = booted(3);
+    cmd(
+        &mut s,
+        MonCommand::PoolCreate {
+            name: "p".into(),
+            pg_num: 8,
+            erasure_profile: None,
+            crush_rule: None,
+        },
+    )
+    .unwrap();
+    let before = s.clone();
+    let err = cmd(
+        &mut s,
+        MonCommand::PoolSet {
+            name: "p".into(),
+            key: "pg_num".into(),
+            value: "16".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid);
+    assert!(err.message.contains("pool 'p'") && err.message.contains("splitting"));
+    assert_eq!(s.osdmap, before.osdmap, "a refused command changes nothing");
+    assert_eq!(s.osdmap.pool_by_name("p").unwrap().pg_num, 8);
+}
+
+#[test]
+fn every_retained_epoch_can_be_rebuilt() {
+    // max_incrementals is 3 in the seed: most epochs are trimmed.
+    let mut s = booted(3);
+    let mut maps = vec![s.osdmap.clone()];
+    for i in 0..3 {
+        cmd(&mut s, MonCommand::OsdOut { ids: vec![i] }).unwrap();
+        maps.push(s.osdmap.clone());
+        cmd(&mut s, MonCommand::OsdIn { ids: vec![i] }).unwrap();
+        maps.push(s.osdmap.clone());
+    }
+    let first = s.first_epoch();
+    assert_eq!(first, s.osdmap.epoch - 3);
+    for from in [0, first, first + 1, s.osdmap.epoch] {
+        let u = s.maps_from(from);
+        let full = u.full.clone().unwrap();
+        assert_eq!(full.epoch, from.max(first));
+        // The full map is exactly that epoch, and the incrementals lead
+        // from it to the newest, one epoch at a time.
+        if let Some(m) = maps.iter().find(|m| m.epoch == full.epoch) {
+            assert_eq!(m, &full);
+        }
+        let mut m = full;
+        for inc in &u.incrementals {
+            m.apply(inc).unwrap();
+        }
+        assert_eq!(m, s.osdmap);
+    }
+}

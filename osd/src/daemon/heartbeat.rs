@@ -159,6 +159,7 @@ mod tests {
                     up: id != 5,
                     reweight: REWEIGHT_IN,
                     up_from: 1,
+                    up_thru: 0,
                     down_since_ms: 0,
                     out_by_operator: false,
                 },

@@ -3,9 +3,12 @@
 //! follows the OSDMap and heartbeats its peers ([`heartbeat`]), coming
 //! back up by itself if the monitors mark it down while it runs.
 
+mod caps;
 pub mod heartbeat;
 pub mod host;
+pub mod maps;
 pub mod mkfs;
+pub mod pgs;
 mod run;
 pub mod superblock;
 

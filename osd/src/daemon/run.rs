@@ -19,15 +19,16 @@ use messenger::{Handler, Message, Request};
 
 use super::heartbeat::{ping_message, Heartbeat};
 use super::host;
+use super::pgs::PgHost;
 use super::superblock::OsdDir;
-use crate::pg::PgService;
+use crate::pg::engine::PgConfig;
 use crate::store::{RocksStore, StoreOptions};
 
-/// Answers heartbeats, client ops and replica traffic.
+/// Answers heartbeats, client ops and PG traffic.
 struct OsdHandler {
     id: u32,
     epoch: AtomicU32,
-    pgs: std::sync::OnceLock<Arc<PgService>>,
+    pgs: std::sync::OnceLock<Arc<PgHost>>,
 }
 
 impl Handler for OsdHandler {
@@ -47,15 +48,10 @@ impl Handler for OsdHandler {
                 msg_type::OSD_LIST => {
                     Some(self.pgs.get()?.handle_list(&req.from, &req.message).await)
                 }
-                msg_type::REP_OP => {
-                    Some(self.pgs.get()?.handle_repop(&req.from, &req.message).await)
-                }
-                msg_type::PG_QUERY => Some(self.pgs.get()?.handle_query(&req.message).await),
-                msg_type::PG_LOG if req.from.kind == auth::EntityKind::Osd => {
-                    Some(self.pgs.get()?.handle_log(&req.message).await)
-                }
-                msg_type::PULL if req.from.kind == auth::EntityKind::Osd => {
-                    Some(self.pgs.get()?.handle_pull(&req.message).await)
+                // Only OSDs may speak for a PG (checked again by the host).
+                msg_type::PG_PEER if req.from.kind == auth::EntityKind::Osd => {
+                    self.pgs.get()?.on_peer(&req.from, &req.message);
+                    None
                 }
                 other => {
                     tracing::debug!(from = %req.from, "ignoring message type {other}");
@@ -132,7 +128,22 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
     let bind = bind_addr(&opts)?;
     let mc = MonClient::from_options(&opts, &creds, Some(bind), Some(handler.clone()))
         .map_err(|e| e.to_string())?;
-    let pgs = Arc::new(PgService::new(id, store, mc.clone()));
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(None::<String>);
+    let pg_config = PgConfig {
+        log_max: opts.osd_min_pg_log_entries as usize,
+        dups_max: opts.osd_pg_log_dups_tracked as usize,
+        recovery_max_active: opts.osd_recovery_max_active as usize,
+        max_object_size: opts.osd_max_object_size,
+        ..PgConfig::default()
+    };
+    let pgs = PgHost::new(
+        id,
+        store,
+        mc.clone(),
+        pg_config,
+        Duration::from_secs_f64(opts.client_mon_timeout),
+        stop_tx.clone(),
+    );
     let _ = handler.pgs.set(pgs.clone());
     // Serve with a map in hand.
     mc.refresh_map()
@@ -157,6 +168,10 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
         weight,
     };
     boot_until_up(&mc, &boot, id).await?;
+    mc.refresh_map()
+        .await
+        .map_err(|e| format!("fetching the OSDMap after boot: {e}"))?;
+    pgs.start().await?;
     tracing::info!(%addr, host = %hostname, "osd.{id} is up");
     mc.keep_subscribed(Duration::from_secs(2));
     Heartbeat {
@@ -172,7 +187,6 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
         Duration::from_secs_f64(opts.osd_beacon_report_interval),
     );
     pgs.spawn_reporter(Duration::from_secs_f64(opts.osd_mon_report_interval));
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(None::<String>);
     spawn_map_watch(mc.clone(), handler.clone(), boot, id, stop_tx);
     if !opts.metrics_addr.is_empty() {
         let a: SocketAddr = opts

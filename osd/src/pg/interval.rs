@@ -67,12 +67,19 @@ pub struct PgEpoch {
 }
 
 impl PgEpoch {
-    /// Whether `next` starts a new interval after `self`.
+    /// Whether `next` starts a new interval after `self`. A member that
+    /// restarted between the two (a new `up_from`) counts as a change even
+    /// if the sets look the same: its new incarnation has not peered.
     pub fn new_interval(&self, next: &PgEpoch) -> bool {
         self.up != next.up
             || self.acting != next.acting
             || self.primary != next.primary
             || self.pool != next.pool
+            || next
+                .acting
+                .iter()
+                .chain(&next.up)
+                .any(|o| self.osds.up_from(*o) != next.osds.up_from(*o))
     }
 
     pub fn min_size(&self) -> usize {
@@ -219,6 +226,18 @@ mod tests {
         // The primary came up after the interval began (a restart).
         let o2 = osds(&[(0, true, 6, 9)]);
         assert!(!PastInterval::ended(5, &ep(7, &[0, 1], o2)).maybe_went_rw);
+    }
+
+    #[test]
+    fn a_restarted_member_starts_a_new_interval() {
+        let a = ep(7, &[0, 1], osds(&[(0, true, 1, 5), (1, true, 1, 0)]));
+        let same = ep(8, &[0, 1], osds(&[(0, true, 1, 7), (1, true, 1, 0)]));
+        assert!(
+            !a.new_interval(&same),
+            "an up_thru change is not a new interval"
+        );
+        let restarted = ep(8, &[0, 1], osds(&[(0, true, 1, 5), (1, true, 8, 0)]));
+        assert!(a.new_interval(&restarted));
     }
 
     #[test]

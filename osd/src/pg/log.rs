@@ -406,6 +406,28 @@ mod tests {
     }
 
     #[test]
+    fn a_log_sent_from_the_members_head_joins_there() {
+        // The primary sends only what follows the member's last update
+        // (which its log holds), with that point as the tail: nothing of
+        // the member's is divergent. (The simulation's seed 1 found the
+        // member treating its whole log as divergent.)
+        let mine: Vec<_> = (1..=4).map(|i| e(1, i, "a", (0, 0))).collect();
+        let m = log((0, 0), mine);
+        let more = vec![e(2, 5, "b", (0, 0))];
+        let Merge::Extend {
+            common,
+            divergent,
+            adopt,
+        } = plan_merge(&m, Version::new(1, 4), &more)
+        else {
+            panic!()
+        };
+        assert_eq!(common, Version::new(1, 4));
+        assert!(divergent.is_empty());
+        assert_eq!(adopt, more);
+    }
+
+    #[test]
     fn a_trimmed_but_shared_history_joins() {
         // The member's whole log is older than the authority's tail except
         // the head, which the authority has.

@@ -60,6 +60,10 @@ pub enum PeerMsg {
         info: PgInfo,
         missing: Vec<(ObjectId, Version)>,
     },
+    /// Primary to the acting members once all activated (and again when
+    /// the PG becomes clean): the PG's history, so that each knows the
+    /// interval that went active and stops waiting for older ones.
+    History { history: History },
     /// One write: the log entry, the object ops, and the primary's log
     /// head before it (a member applies entries in order).
     RepOp {
@@ -106,6 +110,7 @@ impl PeerMsg {
             PeerMsg::Activate { .. } => "activate",
             PeerMsg::NeedResync => "need_resync",
             PeerMsg::Activated { .. } => "activated",
+            PeerMsg::History { .. } => "history",
             PeerMsg::RepOp { .. } => "rep_op",
             PeerMsg::RepOpDone { .. } => "rep_op_done",
             PeerMsg::Pull { .. } => "pull",

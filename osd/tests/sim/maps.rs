@@ -142,10 +142,13 @@ impl Maps {
         Some(self.next(|m| m.osds.get_mut(&osd).expect("osd exists").up = false))
     }
 
-    /// Boot: an OSD the map still shows up is marked down first (its old
-    /// instance is gone), then up with a new `up_from`.
-    pub fn boot(&mut self, osd: i32) -> u32 {
-        self.mark_down(osd);
+    /// Boot: an OSD the map still shows up is, with `two_step`, marked
+    /// down first (Ceph's way); else it is up again in the same epoch
+    /// with a new `up_from` only.
+    pub fn boot(&mut self, osd: i32, two_step: bool) -> u32 {
+        if two_step {
+            self.mark_down(osd);
+        }
         self.next(|m| {
             let e = m.epoch;
             let o = m.osds.get_mut(&osd).expect("osd exists");

@@ -816,7 +816,8 @@ impl Sim {
         }
         self.osds[osd as usize].epoch = latest;
         // Boot: the monitors mark the new incarnation up.
-        let e = self.maps.boot(osd);
+        let two_step = self.rng.random_bool(0.5);
+        let e = self.maps.boot(osd, two_step);
         trace!(self, "RESTART osd.{osd}: up at epoch {e}");
         self.broadcast_map();
         let t = self.rng.random_range(0..100);

@@ -398,6 +398,10 @@ impl Pg {
     pub fn acting(&self) -> &[i32] {
         &self.cur.acting
     }
+    /// What the newest epoch says about this PG.
+    pub fn pg_epoch(&self) -> &PgEpoch {
+        &self.cur
+    }
     pub fn missing(&self) -> &BTreeMap<ObjectId, Version> {
         &self.st.missing
     }
@@ -677,7 +681,10 @@ impl Pg {
             PeerMsg::PushDone { object, version } => {
                 self.on_push_done(store, from, object, version)
             }
-            msg @ (PeerMsg::Activate { .. } | PeerMsg::RepOp { .. } | PeerMsg::Push { .. }) => {
+            msg @ (PeerMsg::Activate { .. }
+            | PeerMsg::RepOp { .. }
+            | PeerMsg::Push { .. }
+            | PeerMsg::History { .. }) => {
                 if from != self.cur.primary {
                     tracing::warn!(
                         pg = %self.pgid,

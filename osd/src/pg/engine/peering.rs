@@ -444,6 +444,7 @@ impl Pg {
             self.st.info.history.last_epoch_started = les;
             self.st.past.prune(les);
             self.persist_info(true);
+            self.share_history();
         }
         self.phase = Phase::Active;
         tracing::debug!(pg = %self.pgid, "osd.{} active at epoch {}", self.me, self.cur.epoch);
@@ -451,6 +452,15 @@ impl Pg {
         let waiting: Vec<_> = self.waiting.drain(..).collect();
         for op in waiting {
             self.on_op(store, op);
+        }
+    }
+
+    /// Tells the acting members the PG's history.
+    pub(super) fn share_history(&mut self) {
+        let history = self.st.info.history;
+        let peers: Vec<i32> = self.pr.peers.keys().copied().collect();
+        for p in peers {
+            self.send(p, PeerMsg::History { history });
         }
     }
 

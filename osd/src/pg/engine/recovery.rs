@@ -235,6 +235,7 @@ impl Pg {
         if clean && !self.pr.clean {
             self.st.info.history.last_epoch_clean = self.cur.epoch;
             self.persist_info(false);
+            self.share_history();
         }
         self.pr.clean = clean;
     }

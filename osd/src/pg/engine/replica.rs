@@ -55,6 +55,15 @@ impl Pg {
                 self.phase = Phase::ReplicaActive;
                 self.rep.committed = Version::ZERO;
             }
+            PeerMsg::History { history } => {
+                if self.phase != Phase::ReplicaActive {
+                    return;
+                }
+                self.st.info.history.merge(&history);
+                let les = self.st.info.history.last_epoch_started;
+                self.st.past.prune(les);
+                self.persist_info(true);
+            }
             PeerMsg::RepOp { .. } => {
                 if self.phase != Phase::ReplicaActive {
                     return;

@@ -1,0 +1,223 @@
+//! One PG's task: it owns the PG's engine, feeds it events one at a time
+//! (map epochs, peer messages, client ops, store commits, a tick every
+//! 100 ms) and carries out its effects: messages go out one-way over the
+//! messenger, store transactions go to the PG's applier (in order, each
+//! a synced RocksDB batch, reported back as committed), replies go to the
+//! waiting client request, up_thru requests go to the monitors. No lock
+//! is held across the network: a write waiting for its replicas is just
+//! state in the engine.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::EntityName;
+use cluster::msg::mon::{MonCommand, PgStat};
+use cluster::msg::{msg_type, RemoteError};
+use cluster::PgId;
+use messenger::Message;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Shared;
+use crate::pg::engine::{ClientOp, Effect, Event, OpReply, Pg, Phase};
+use crate::store::{CollectionId, ListCursor, ListPage, ObjectStore, Transaction};
+
+/// How often a PG's engine ticks (resends, recovery pacing).
+pub const TICK: Duration = Duration::from_millis(100);
+
+pub enum Cmd {
+    Event(Event),
+    Op(ClientOp, oneshot::Sender<OpReply>),
+    List {
+        cursor: Option<ListCursor>,
+        max: usize,
+        reply: oneshot::Sender<Result<ListPage, RemoteError>>,
+    },
+    Stat(oneshot::Sender<Option<PgStat>>),
+}
+
+pub struct PgTask {
+    pg: Pg,
+    shared: Arc<Shared>,
+    replies: HashMap<u64, oneshot::Sender<OpReply>>,
+    store_tx: mpsc::UnboundedSender<(u64, Transaction)>,
+}
+
+/// Starts a PG's task and its store applier; returns its inbox.
+pub fn spawn(pg: Pg, first: Vec<Effect>, shared: Arc<Shared>) -> mpsc::UnboundedSender<Cmd> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (store_tx, store_rx) = mpsc::unbounded_channel();
+    spawn_applier(pg.pgid(), shared.clone(), store_rx, tx.clone());
+    let mut task = PgTask {
+        pg,
+        shared,
+        replies: HashMap::new(),
+        store_tx,
+    };
+    task.run_effects(first);
+    tokio::spawn(task.run(rx));
+    tx
+}
+
+/// Applies a PG's transactions in order and reports each commit.
+fn spawn_applier(
+    pgid: PgId,
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<(u64, Transaction)>,
+    pg: mpsc::UnboundedSender<Cmd>,
+) {
+    tokio::spawn(async move {
+        while let Some((id, txn)) = rx.recv().await {
+            let store = shared.store.clone();
+            let r = tokio::task::spawn_blocking(move || store.submit(txn)).await;
+            match r {
+                Ok(Ok(())) => {
+                    if pg.send(Cmd::Event(Event::Committed(id))).is_err() {
+                        return;
+                    }
+                }
+                Ok(Err(e)) => {
+                    shared.fatal(format!("PG {pgid}: the object store failed a write: {e}"));
+                    return;
+                }
+                Err(e) => {
+                    shared.fatal(format!("PG {pgid}: the store writer died: {e}"));
+                    return;
+                }
+            }
+        }
+    });
+}
+
+impl PgTask {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let cmd = tokio::select! {
+                c = rx.recv() => match c {
+                    Some(c) => c,
+                    None => return,
+                },
+                _ = tick.tick() => Cmd::Event(Event::Tick),
+            };
+            self.on_cmd(cmd);
+        }
+    }
+
+    fn on_cmd(&mut self, cmd: Cmd) {
+        let store = self.shared.store.clone();
+        let effects = match cmd {
+            Cmd::Event(e) => self.pg.handle(store.as_ref(), e),
+            Cmd::Op(op, reply) => {
+                self.replies.insert(op.handle, reply);
+                self.pg.handle(store.as_ref(), Event::Op(op))
+            }
+            Cmd::List { cursor, max, reply } => {
+                let _ = reply.send(self.list(cursor, max));
+                return;
+            }
+            Cmd::Stat(reply) => {
+                let _ = reply.send(self.stat());
+                return;
+            }
+        };
+        self.run_effects(effects);
+    }
+
+    fn run_effects(&mut self, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::Send { to, env } => self.shared.send_peer(to, env),
+                Effect::Store { id, txn } => {
+                    let _ = self.store_tx.send((id, txn));
+                }
+                Effect::Reply(r) => {
+                    if let Some(tx) = self.replies.remove(&r.handle) {
+                        let _ = tx.send(r);
+                    }
+                }
+                Effect::UpThru { epoch } => {
+                    let shared = self.shared.clone();
+                    tokio::spawn(async move {
+                        let cmd = MonCommand::OsdAlive {
+                            id: shared.id,
+                            epoch,
+                        };
+                        if let Err(e) = shared.mc.command(cmd).await {
+                            tracing::debug!("asking for up_thru {epoch}: {e}");
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    fn coll(&self) -> CollectionId {
+        let p = self.pg.pgid();
+        CollectionId::new(p.pool, p.seed)
+    }
+
+    fn list(&self, cursor: Option<ListCursor>, max: usize) -> Result<ListPage, RemoteError> {
+        if !self.pg.is_primary() || *self.pg.phase() != Phase::Active {
+            return Err(RemoteError::again(format!(
+                "PG {} is {} on osd.{} (listing needs its active primary)",
+                self.pg.pgid(),
+                self.pg.state_name(),
+                self.shared.id
+            )));
+        }
+        self.shared
+            .store
+            .list_objects(&self.coll(), cursor.as_ref(), max)
+            .map_err(crate::pg::ops::store_err)
+    }
+
+    /// The PG's statistics, if this OSD is its primary.
+    fn stat(&self) -> Option<PgStat> {
+        if !self.pg.is_primary() {
+            return None;
+        }
+        let c = self.coll();
+        let store = &self.shared.store;
+        let (mut objects, mut bytes) = (0u64, 0u64);
+        let mut cursor = None;
+        while let Ok(page) = store.list_objects(&c, cursor.as_ref(), 1000) {
+            for o in &page.objects {
+                objects += 1;
+                bytes += store.stat(&c, o).map_or(0, |s| s.size);
+            }
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        let pe = self.pg.pg_epoch();
+        let lu = self.pg.info().last_update;
+        Some(PgStat {
+            pool: c.pool,
+            seed: c.seed,
+            state: self.pg.state_name(),
+            num_objects: objects,
+            num_bytes: bytes,
+            up: pe.up.clone(),
+            acting: pe.acting.clone(),
+            last_update: (lu.epoch, lu.counter),
+            reported_epoch: self.pg.epoch(),
+        })
+    }
+}
+
+/// The frame of a peer message: the envelope goes in the data section,
+/// whose cap (129 MiB) fits a whole object of the largest size.
+pub fn peer_message(env: &crate::pg::messages::PeerEnvelope) -> Message {
+    Message {
+        msg_type: msg_type::PG_PEER,
+        body: Vec::new(),
+        data: cluster::codec::encode(env),
+    }
+}
+
+pub fn osd_entity(id: i32) -> EntityName {
+    EntityName::osd(id as u32)
+}
