@@ -138,6 +138,35 @@ impl Rados {
         })
     }
 
+    /// `pg query`: the PG's peering state from its primary, as JSON.
+    pub async fn pg_query(&self, pg: PgId) -> Result<String, ClientError> {
+        use cluster::msg::osd::{PgQuery, PgQueryReply};
+        self.to_primary(
+            pg.pool,
+            |_| pg,
+            |map, pg| Message {
+                msg_type: msg_type::OSD_PG_QUERY,
+                body: cluster::codec::encode(&PgQuery {
+                    epoch: map.epoch,
+                    pool: pg.pool,
+                    pg_seed: pg.seed,
+                }),
+                data: Vec::new(),
+            },
+            |m| {
+                let r: PgQueryReply =
+                    cluster::codec::decode("pg query reply", &m.body).map_err(|e| {
+                        ClientError::Protocol {
+                            from: "osd".into(),
+                            what: e.to_string(),
+                        }
+                    })?;
+                Ok((r.error, r.json))
+            },
+        )
+        .await
+    }
+
     pub fn monclient(&self) -> &Arc<MonClient> {
         &self.inner.mc
     }

@@ -95,6 +95,46 @@ fn a_member_behind_the_log_takes_the_whole_pg() {
     let want: BTreeSet<String> = names.iter().cloned().chain(["first".to_string()]).collect();
     assert_eq!(listed, want, "osd.2 alone holds every acknowledged object");
     rt.block_on(read_all(&pool, &names));
+
+    // Now osd.2 dies too and osd.0 comes back alone: the last interval
+    // that may have written (osd.2 alone) has no member up, so the PG is
+    // down and says whom it waits for, instead of serving osd.0's copy.
+    c.kill_osd(2);
+    c.ok(&["osd", "down", "2"]);
+    c.start_osd(0);
+    wait_for(60, "osd.0 up", || c.osd_up(0)?.then_some(()));
+    let q = wait_for(60, "the PG down, waiting for osd.2", || {
+        let o = c.strata(&["pg", "query", "1.0"]);
+        let q: serde_json::Value = serde_json::from_slice(&o.stdout).ok().or_else(|| {
+            eprintln!("pg query: {}", String::from_utf8_lossy(&o.stderr));
+            None
+        })?;
+        if q["state"] != "down" {
+            eprintln!("pg query: {q}");
+        }
+        (q["state"] == "down").then_some(q)
+    });
+    assert_eq!(q["blocked_by"], serde_json::json!([2]), "{q}");
+    assert!(q["waiting_on"].as_str().unwrap().contains("osd [2]"), "{q}");
+    assert!(!q["past_intervals"].as_array().unwrap().is_empty(), "{q}");
+    // osd.2 back: it serves again, everything there.
+    c.start_osd(2);
+    let q = wait_for(90, "the PG active again", || {
+        let q = c.json(&["pg", "query", "1.0"])?;
+        q["state"].as_str()?.starts_with("active").then_some(q)
+    });
+    assert!(
+        q["info"]["history"]["last_epoch_started"].as_u64() > Some(0),
+        "{q}"
+    );
+    rt.block_on(read_all(&pool, &names));
+    let e = c.strata(&["pg", "query", "1.7"]);
+    assert!(!e.status.success());
+    assert!(
+        String::from_utf8_lossy(&e.stderr).contains("PG 1.7 does not exist"),
+        "{}",
+        String::from_utf8_lossy(&e.stderr)
+    );
 }
 
 /// Before the PG engine: a primary marked out and back in skipped peering

@@ -38,4 +38,8 @@ pub mod msg_type {
     /// OSD to OSD, one-way: a PG's peering, replication and recovery
     /// message (the OSD crate's `PeerEnvelope`).
     pub const PG_PEER: u16 = 52;
+    /// `pg query`: [`super::osd::PgQuery`] to a PG's primary, and its
+    /// [`super::osd::PgQueryReply`].
+    pub const OSD_PG_QUERY: u16 = 53;
+    pub const OSD_PG_QUERY_REPLY: u16 = 54;
 }

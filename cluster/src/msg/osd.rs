@@ -203,3 +203,18 @@ pub struct ListReply {
     /// Empty when the PG is done.
     pub next: Vec<u8>,
 }
+
+/// `pg query`: a PG's peering state, asked of its primary.
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct PgQuery {
+    pub epoch: u32,
+    pub pool: u64,
+    pub pg_seed: u32,
+}
+
+/// The PG's state as JSON (Ceph's `pg query` is JSON in every format).
+#[derive(Clone, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct PgQueryReply {
+    pub error: Option<RemoteError>,
+    pub json: String,
+}

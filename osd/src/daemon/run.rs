@@ -45,6 +45,12 @@ impl Handler for OsdHandler {
                     ))
                 }
                 msg_type::OSD_OP => Some(self.pgs.get()?.handle_op(&req.from, &req.message).await),
+                msg_type::OSD_PG_QUERY => Some(
+                    self.pgs
+                        .get()?
+                        .handle_pg_query(&req.from, &req.message)
+                        .await,
+                ),
                 msg_type::OSD_LIST => {
                     Some(self.pgs.get()?.handle_list(&req.from, &req.message).await)
                 }

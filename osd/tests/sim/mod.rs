@@ -699,7 +699,8 @@ impl Sim {
                         o.store.create_collection(&c).map_err(|e| e.to_string())?;
                     }
                     let epochs = self.maps.pg_epochs(pg, 1, e);
-                    let (p, eff) = Pg::create(pg, osd, self.pgcfg.clone(), &epochs);
+                    let store = self.osds[osd as usize].store.clone();
+                    let (p, eff) = Pg::create(pg, osd, self.pgcfg.clone(), store.as_ref(), &epochs);
                     self.osds[osd as usize].pgs.insert(pg, p);
                     self.run_effects(osd, pg, eff)?;
                 }

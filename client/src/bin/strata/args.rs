@@ -72,6 +72,12 @@ pub enum PgCmd {
     Stat,
     /// Every PG with its state, counts and OSDs.
     Dump,
+    /// One PG's peering state from its primary (JSON): its sets, info,
+    /// past intervals, peers, missing objects and what it waits for.
+    Query {
+        /// The PG, as POOL.SEED (seed in hex): 1.7f
+        pgid: String,
+    },
 }
 
 #[derive(Subcommand)]

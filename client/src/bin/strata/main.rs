@@ -100,6 +100,31 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
         Cmd::Mon { cmd: MonCmd::Stat } => print::mon_stat(&mc.status().await?, fmt),
         Cmd::Pg { cmd: PgCmd::Stat } => print::pg_stat(&mc.status().await?, fmt),
         Cmd::Pg { cmd: PgCmd::Dump } => print::pg_dump(&mc.status().await?, fmt),
+        Cmd::Pg {
+            cmd: PgCmd::Query { pgid },
+        } => {
+            let pg: cluster::PgId = pgid
+                .parse()
+                .map_err(|e: String| ClientError::Remote(cluster::msg::RemoteError::invalid(e)))?;
+            let map = mc.refresh_map().await?;
+            if !map.pools.get(&pg.pool).is_some_and(|p| pg.seed < p.pg_num) {
+                return Err(ClientError::Remote(cluster::msg::RemoteError::not_found(
+                    format!("PG {pg} does not exist at epoch {}", map.epoch),
+                )));
+            }
+            let rados = client::Rados::with_monclient(
+                mc.clone(),
+                std::time::Duration::from_secs_f64(opts.client_mon_timeout),
+            )
+            .await?;
+            let json = rados.pg_query(pg).await?;
+            let v: serde_json::Value =
+                serde_json::from_str(&json).map_err(|e| ClientError::Protocol {
+                    from: "osd".into(),
+                    what: e.to_string(),
+                })?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or(json));
+        }
         Cmd::Df => print::df(&mc.status().await?, fmt),
         Cmd::Auth { cmd } => auth(&mc, cmd, fmt).await?,
         Cmd::Osd { cmd } => osd(&mc, cmd, fmt, &opts).await?,

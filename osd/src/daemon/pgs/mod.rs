@@ -194,7 +194,7 @@ impl PgHost {
             }
             let first = maps.pool_first_seen(pg.pool).unwrap_or(v.epoch());
             let epochs = maps.pg_epochs(pg, first, v.epoch());
-            let (p, eff) = Pg::create(pg, self.me(), self.cfg.clone(), &epochs);
+            let (p, eff) = Pg::create(pg, self.me(), self.cfg.clone(), store.as_ref(), &epochs);
             self.install(pg, p, eff);
         }
     }
@@ -483,6 +483,46 @@ impl PgHost {
         });
         Message {
             msg_type: msg_type::OSD_LIST_REPLY,
+            body: cluster::codec::encode(&reply),
+            data: Vec::new(),
+        }
+    }
+
+    /// `pg query`: the PG's state as its primary (or any member) has it.
+    pub async fn handle_pg_query(&self, from: &EntityName, msg: &Message) -> Message {
+        let r = async {
+            let q: cluster::msg::osd::PgQuery = cluster::codec::decode("pg query", &msg.body)
+                .map_err(|e| RemoteError::invalid(e.to_string()))?;
+            let map = self.map_for(q.epoch).await?;
+            let pool = map
+                .pools
+                .get(&q.pool)
+                .ok_or_else(|| RemoteError::not_found(format!("pool {} does not exist", q.pool)))?;
+            self.caps
+                .check(&self.shared.mc, from, &pool.name, false)
+                .await?;
+            let pg = PgId {
+                pool: q.pool,
+                seed: q.pg_seed,
+            };
+            let tx = self
+                .pg(pg)
+                .ok_or_else(|| again(format!("osd.{} does not hold PG {pg}", self.shared.id)))?;
+            let (rtx, rrx) = oneshot::channel();
+            let _ = tx.send(Cmd::Query(rtx));
+            let v = rrx.await.map_err(|_| again(format!("PG {pg} went away")))?;
+            Ok::<_, RemoteError>(v.to_string())
+        }
+        .await;
+        let reply = match r {
+            Ok(json) => cluster::msg::osd::PgQueryReply { error: None, json },
+            Err(e) => cluster::msg::osd::PgQueryReply {
+                error: Some(e),
+                json: String::new(),
+            },
+        };
+        Message {
+            msg_type: msg_type::OSD_PG_QUERY_REPLY,
             body: cluster::codec::encode(&reply),
             data: Vec::new(),
         }

@@ -34,6 +34,7 @@ pub enum Cmd {
         reply: oneshot::Sender<Result<ListPage, RemoteError>>,
     },
     Stat(oneshot::Sender<Option<PgStat>>),
+    Query(oneshot::Sender<serde_json::Value>),
 }
 
 pub struct PgTask {
@@ -119,6 +120,10 @@ impl PgTask {
             }
             Cmd::Stat(reply) => {
                 let _ = reply.send(self.stat());
+                return;
+            }
+            Cmd::Query(reply) => {
+                let _ = reply.send(self.pg.query());
                 return;
             }
         };

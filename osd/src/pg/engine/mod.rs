@@ -22,6 +22,7 @@
 
 mod ops;
 mod peering;
+mod query;
 mod recovery;
 mod replica;
 
@@ -308,7 +309,13 @@ impl Pg {
     /// A PG new to this OSD, brought through every epoch since its pool
     /// was created (`epochs[0]` is the pool's first epoch). The caller
     /// creates its collection first.
-    pub fn create(pgid: PgId, me: i32, cfg: PgConfig, epochs: &[PgEpoch]) -> (Pg, Vec<Effect>) {
+    pub fn create(
+        pgid: PgId,
+        me: i32,
+        cfg: PgConfig,
+        store: &dyn ObjectStore,
+        epochs: &[PgEpoch],
+    ) -> (Pg, Vec<Effect>) {
         let first = epochs[0].clone();
         let mut st = PgState::default();
         st.info.history.epoch_created = first.epoch;
@@ -318,7 +325,7 @@ impl Pg {
             pg.advance(e.clone());
         }
         pg.persist_info(true);
-        pg.start();
+        pg.start(store);
         let out = std::mem::take(&mut pg.out);
         (pg, out)
     }
@@ -351,7 +358,7 @@ impl Pg {
         if changed {
             pg.persist_info(true);
         }
-        pg.start();
+        pg.start(store);
         let out = std::mem::take(&mut pg.out);
         Ok(Some((pg, out)))
     }
@@ -480,7 +487,7 @@ impl Pg {
                 if self.advance(m) {
                     self.persist_info(true);
                     self.reset();
-                    self.start();
+                    self.start(store);
                 }
                 self.replay_early(store);
                 self.after_map(store);
@@ -590,13 +597,13 @@ impl Pg {
         self.phase = Phase::Stray;
     }
 
-    fn start(&mut self) {
+    fn start(&mut self, store: &dyn ObjectStore) {
         if self.cur.pool.is_none() {
             self.phase = Phase::Deleted;
             return;
         }
         if self.is_primary() {
-            self.start_peering();
+            self.start_peering(store);
         } else {
             self.phase = Phase::Stray;
         }

@@ -17,11 +17,13 @@ use crate::pg::messages::PeerMsg;
 use crate::store::{ListCursor, ObjectId, ObjectStore, Op, Transaction};
 
 impl Pg {
-    pub(super) fn start_peering(&mut self) {
+    pub(super) fn start_peering(&mut self, store: &dyn ObjectStore) {
         self.phase = super::Phase::GetInfo;
         let mine = self.st.info.clone();
         self.pr.infos.insert(self.me, mine);
         self.query_prior();
+        // Nobody to ask (or a writable interval with nobody up): decide now.
+        self.evaluate_infos(store);
     }
 
     /// (Re)computes the prior set and queries whoever in it has not
