@@ -107,7 +107,7 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
                 .parse()
                 .map_err(|e: String| ClientError::Remote(cluster::msg::RemoteError::invalid(e)))?;
             let map = mc.refresh_map().await?;
-            if !map.pools.get(&pg.pool).is_some_and(|p| pg.seed < p.pg_num) {
+            if map.pools.get(&pg.pool).is_none_or(|p| pg.seed >= p.pg_num) {
                 return Err(ClientError::Remote(cluster::msg::RemoteError::not_found(
                     format!("PG {pg} does not exist at epoch {}", map.epoch),
                 )));
