@@ -9,9 +9,7 @@ use osd::store::{
     Version,
 };
 
-const CFS: [&str; 9] = [
-    "meta", "data", "xattr", "omap", "pglog", "pginfo", "colls", "blobs", "pgmeta",
-];
+const CFS: [&str; 7] = ["meta", "data", "xattr", "omap", "colls", "blobs", "pgmeta"];
 
 fn opts() -> StoreOptions {
     StoreOptions {

@@ -115,11 +115,16 @@ fn acknowledged_transactions_survive_sigkill() {
         // the checksum xattr written in the same transaction, and its log
         // entry is there).
         for pg in store.list_collections().unwrap() {
+            // The writers log each write as the PG layer does ('l' keys).
             let logged: HashMap<String, ()> = store
-                .read_log(&pg, None, usize::MAX)
+                .meta_scan(&pg, b"l", Some(b"m"), usize::MAX)
                 .unwrap()
                 .into_iter()
-                .map(|e| (e.object.name, ()))
+                .map(|(_, v)| {
+                    let e: osd::pg::log::LogEntry =
+                        cluster::codec::decode("PG log entry", &v).unwrap();
+                    (e.object.name, ())
+                })
                 .collect();
             let mut cursor = None;
             loop {

@@ -1,10 +1,10 @@
-//! xattrs, omap, PG log and info, and listing, on a real store.
+//! xattrs, omap, the PG layer's metadata, and listing, on a real store.
 
 mod common;
 
 use common::*;
 use osd::store::{
-    CollectionId, ListCursor, ObjectId, ObjectStore, Op, PgInfo, RocksStore, StoreError,
+    CollectionId, ListCursor, MemStore, MetaOp, ObjectId, ObjectStore, Op, RocksStore, StoreError,
     StoreOptions, Transaction, Version,
 };
 
@@ -199,102 +199,92 @@ fn omap_semantics() {
     );
 }
 
-#[test]
-fn pg_log_and_info() {
-    let (_d, s) = store();
+/// The PG layer's metadata: written in the same transaction as the
+/// objects, read back by key and by range, range-deleted, and gone with
+/// the collection. Run on both stores (the same semantics).
+fn check_pg_metadata(s: &dyn ObjectStore) {
     s.create_collection(&pg()).unwrap();
-    assert_eq!(s.pg_info(&pg()).unwrap(), None);
-    for v in 1..=10 {
-        let mut info = PgInfo::new(pg());
-        info.last_update = Version::new(1, v);
-        let t = Transaction::new(pg(), Version::new(1, v))
-            .op(Op::WriteFull {
-                obj: obj(&format!("o{v}")),
-                data: vec![v as u8],
-            })
-            .log_entry(entry(v, &format!("o{v}")))
-            .info(info);
-        s.submit(t).unwrap();
-    }
-    let log = s.read_log(&pg(), None, 100).unwrap();
-    assert_eq!(
-        log.iter().map(|e| e.version.counter).collect::<Vec<_>>(),
-        (1..=10).collect::<Vec<_>>()
-    );
-    assert_eq!(
-        s.read_log(&pg(), Some(Version::new(1, 7)), 2)
+    let put = |k: &str, v: &str| MetaOp::Put {
+        key: k.as_bytes().to_vec(),
+        value: v.as_bytes().to_vec(),
+    };
+    let mut t = Transaction::new(pg(), Version::new(1, 1)).op(Op::WriteFull {
+        obj: obj("o"),
+        data: b"x".to_vec(),
+    });
+    t.meta = vec![
+        put("i", "info"),
+        put("l1", "a"),
+        put("l2", "b"),
+        put("l3", "c"),
+        put("m", "z"),
+    ];
+    s.submit(t).unwrap();
+    assert_eq!(s.meta_get(&pg(), b"i").unwrap(), Some(b"info".to_vec()));
+    assert_eq!(s.meta_get(&pg(), b"nope").unwrap(), None);
+    let keys = |start: &[u8], end: Option<&[u8]>, max| {
+        s.meta_scan(&pg(), start, end, max)
             .unwrap()
-            .iter()
-            .map(|e| e.version.counter)
-            .collect::<Vec<_>>(),
-        [8, 9]
-    );
-    s.submit(Transaction::new(pg(), Version::new(1, 11)).trim_log_to(Version::new(1, 6)))
-        .unwrap();
-    assert_eq!(
-        s.read_log(&pg(), None, 100)
-            .unwrap()
-            .first()
-            .unwrap()
-            .version,
-        Version::new(1, 7)
-    );
-    assert_eq!(
-        s.pg_info(&pg()).unwrap().unwrap().last_update,
-        Version::new(1, 10)
-    );
-    assert_eq!(
-        s.stat(&pg(), &obj("o3")).unwrap().version,
-        Version::new(1, 3)
+            .into_iter()
+            .map(|(k, _)| String::from_utf8(k).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(b"l", Some(b"m"), 100), ["l1", "l2", "l3"]);
+    assert_eq!(keys(b"l", Some(b"m"), 2), ["l1", "l2"]);
+    assert_eq!(keys(b"", None, 100), ["i", "l1", "l2", "l3", "m"]);
+    // A failing transaction changes no metadata either.
+    let mut bad = Transaction::new(pg(), Version::new(1, 2)).op(Op::Remove { obj: obj("ghost") });
+    bad.meta = vec![put("i", "changed")];
+    assert!(s.submit(bad).is_err());
+    assert_eq!(s.meta_get(&pg(), b"i").unwrap(), Some(b"info".to_vec()));
+    let mut t = Transaction::new(pg(), Version::new(1, 3));
+    t.meta = vec![
+        MetaOp::DeleteRange {
+            start: b"l1".to_vec(),
+            end: b"l3".to_vec(),
+        },
+        MetaOp::Delete { key: b"m".to_vec() },
+    ];
+    s.submit(t).unwrap();
+    assert_eq!(keys(b"", None, 100), ["i", "l3"]);
+    // Another PG's keys are its own.
+    let other = CollectionId::new(1, 0x2b);
+    s.create_collection(&other).unwrap();
+    assert!(s.meta_scan(&other, b"", None, 10).unwrap().is_empty());
+    s.remove_collection(&pg()).unwrap();
+    s.create_collection(&pg()).unwrap();
+    assert!(
+        s.meta_scan(&pg(), b"", None, 10).unwrap().is_empty(),
+        "gone with the PG"
     );
 }
 
 #[test]
-fn pg_log_is_kept_at_its_configured_length() {
+fn pg_metadata_on_rocksdb() {
+    let (_d, s) = store();
+    check_pg_metadata(&s);
+}
+
+#[test]
+fn pg_metadata_in_memory() {
+    check_pg_metadata(&MemStore::new(StoreOptions::default()));
+}
+
+#[test]
+fn pg_metadata_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("osd");
-    let opts = StoreOptions {
-        pg_log_max_entries: 5,
-        ..StoreOptions::default()
-    };
-    let s = RocksStore::mkfs(&path, opts.clone()).unwrap();
+    let s = RocksStore::mkfs(&path, StoreOptions::default()).unwrap();
     s.create_collection(&pg()).unwrap();
-    let commit = |s: &RocksStore, v: u64| {
-        let mut info = PgInfo::new(pg());
-        info.last_update = Version::new(1, v);
-        s.submit(
-            Transaction::new(pg(), Version::new(1, v))
-                .log_entry(entry(v, "o"))
-                .info(info),
-        )
-        .unwrap();
-    };
-    for v in 1..=12 {
-        commit(&s, v);
-    }
-    let versions = |s: &RocksStore| {
-        s.read_log(&pg(), None, 100)
-            .unwrap()
-            .iter()
-            .map(|e| e.version.counter)
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(versions(&s), [8, 9, 10, 11, 12]);
-    let info = s.pg_info(&pg()).unwrap().unwrap();
-    assert_eq!(
-        (info.log_tail, info.last_update),
-        (Version::new(1, 7), Version::new(1, 12)),
-        "the tail follows the trim"
-    );
+    let mut t = Transaction::new(pg(), Version::new(1, 1));
+    t.meta = vec![MetaOp::Put {
+        key: b"i".to_vec(),
+        value: b"kept".to_vec(),
+    }];
+    s.submit(t).unwrap();
     drop(s);
-    // After a restart the count is rebuilt from the log itself.
-    let s = RocksStore::open(&path, opts).unwrap();
-    commit(&s, 13);
-    assert_eq!(versions(&s), [9, 10, 11, 12, 13]);
-    assert_eq!(
-        s.pg_info(&pg()).unwrap().unwrap().log_tail,
-        Version::new(1, 8)
-    );
+    let s = RocksStore::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(s.meta_get(&pg(), b"i").unwrap(), Some(b"kept".to_vec()));
 }
 
 #[test]

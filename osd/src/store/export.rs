@@ -3,8 +3,9 @@
 //!
 //! The stream is a magic line, then records: a little-endian u32 length, a
 //! crc32c of the body, and the body (the store's versioned encoding of a
-//! [`Record`]). It starts with a header, holds one record per object and the
-//! PG log, and ends with a trailer that counts them, so a truncated or
+//! [`Record`]). It starts with a header, holds one record per object and
+//! the PG's metadata (its info, log, dups, missing set: whatever the PG
+//! layer keeps), and ends with a trailer that counts them, so a truncated or
 //! damaged file is refused. An import that fails removes what it created; an
 //! import cut short by a crash leaves the PG marked, and fsck reports it.
 
@@ -15,7 +16,8 @@ use rkyv::{Archive, Deserialize, Serialize};
 use super::codec::{decode, encode};
 use super::error::StoreError;
 use super::transaction::{Op, Transaction};
-use super::types::{CollectionId, ObjectId, PgInfo, PgLogEntry, Version};
+use super::types::{CollectionId, ObjectId, Version};
+use super::MetaOp;
 use super::{ObjectStore, Result, RocksStore};
 
 const MAGIC: &[u8] = b"STRATA-PG-EXPORT 1\n";
@@ -35,13 +37,13 @@ pub struct ExportObject {
 pub enum Record {
     Header {
         pgid: CollectionId,
-        info: Option<PgInfo>,
     },
     Object(ExportObject),
-    Log(Vec<PgLogEntry>),
+    /// PG metadata keys and values.
+    Meta(Vec<(Vec<u8>, Vec<u8>)>),
     End {
         objects: u64,
-        log_entries: u64,
+        meta_keys: u64,
     },
 }
 
@@ -49,7 +51,7 @@ pub enum Record {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     pub objects: u64,
-    pub log_entries: u64,
+    pub meta_keys: u64,
     pub bytes: u64,
 }
 
@@ -68,13 +70,7 @@ pub fn export(store: &dyn ObjectStore, c: &CollectionId, out: &mut dyn Write) ->
     let mut s = Summary::default();
     out.write_all(MAGIC)
         .map_err(|e| StoreError::io("export stream", e))?;
-    write_record(
-        out,
-        &Record::Header {
-            pgid: *c,
-            info: store.pg_info(c)?,
-        },
-    )?;
+    write_record(out, &Record::Header { pgid: *c })?;
     let mut cursor = None;
     loop {
         let page = store.list_objects(c, cursor.as_ref(), 256)?;
@@ -109,21 +105,22 @@ pub fn export(store: &dyn ObjectStore, c: &CollectionId, out: &mut dyn Write) ->
             None => break,
         }
     }
-    let mut after = None;
+    let mut start: Vec<u8> = Vec::new();
     loop {
-        let entries = store.read_log(c, after, 1024)?;
-        if entries.is_empty() {
+        let page = store.meta_scan(c, &start, None, 1024)?;
+        let Some((last, _)) = page.last() else {
             break;
-        }
-        after = entries.last().map(|e| e.version);
-        s.log_entries += entries.len() as u64;
-        write_record(out, &Record::Log(entries))?;
+        };
+        start = last.clone();
+        start.push(0);
+        s.meta_keys += page.len() as u64;
+        write_record(out, &Record::Meta(page))?;
     }
     write_record(
         out,
         &Record::End {
             objects: s.objects,
-            log_entries: s.log_entries,
+            meta_keys: s.meta_keys,
         },
     )?;
     out.flush()
@@ -169,8 +166,8 @@ pub fn import(store: &RocksStore, input: &mut dyn Read) -> Result<(CollectionId,
         ));
     }
     let max = store.options().max_object_size + (64 << 20);
-    let (pgid, info) = match read_record(input, max)? {
-        Record::Header { pgid, info } => (pgid, info),
+    let pgid = match read_record(input, max)? {
+        Record::Header { pgid } => pgid,
         _ => {
             return Err(StoreError::Invalid(
                 "the export does not start with a header".into(),
@@ -178,7 +175,7 @@ pub fn import(store: &RocksStore, input: &mut dyn Read) -> Result<(CollectionId,
         }
     };
     store.create_collection_impl(&pgid, true)?;
-    match import_body(store, input, pgid, info, max) {
+    match import_body(store, input, pgid, max) {
         Ok(s) => Ok((pgid, s)),
         Err(e) => {
             let _ = store.remove_collection_impl(&pgid);
@@ -191,7 +188,6 @@ fn import_body(
     store: &RocksStore,
     input: &mut dyn Read,
     pgid: CollectionId,
-    info: Option<PgInfo>,
     max: u64,
 ) -> Result<Summary> {
     let mut s = Summary::default();
@@ -227,24 +223,21 @@ fn import_body(
                 }
                 store.submit(t)?;
             }
-            Record::Log(entries) => {
-                s.log_entries += entries.len() as u64;
+            Record::Meta(entries) => {
+                s.meta_keys += entries.len() as u64;
                 let mut t = Transaction::new(pgid, Version::ZERO);
-                t.log = entries;
+                t.meta = entries
+                    .into_iter()
+                    .map(|(key, value)| MetaOp::Put { key, value })
+                    .collect();
                 store.submit(t)?;
             }
-            Record::End {
-                objects,
-                log_entries,
-            } => {
-                if (objects, log_entries) != (s.objects, s.log_entries) {
+            Record::End { objects, meta_keys } => {
+                if (objects, meta_keys) != (s.objects, s.meta_keys) {
                     return Err(StoreError::Invalid(format!(
-                        "export trailer counts {objects} objects and {log_entries} log entries, the stream held {} and {}",
-                        s.objects, s.log_entries
+                        "export trailer counts {objects} objects and {meta_keys} PG metadata keys, the stream held {} and {}",
+                        s.objects, s.meta_keys
                     )));
-                }
-                if let Some(info) = info {
-                    store.submit(Transaction::new(pgid, Version::ZERO).info(info))?;
                 }
                 store.finish_import(&pgid)?;
                 return Ok(s);

@@ -8,7 +8,7 @@
 //! and namespaces may not contain a 0 byte, so `object key ++ 0` is a prefix
 //! unique to one object, under which its xattrs and omap live.
 
-use super::types::{CollectionId, ObjectId, Version};
+use super::types::{CollectionId, ObjectId};
 
 pub const COLL_PREFIX_LEN: usize = 13;
 
@@ -75,13 +75,6 @@ pub fn omap_key_prefix(c: &CollectionId, o: &ObjectId) -> Vec<u8> {
     k
 }
 
-pub fn log_key(c: &CollectionId, v: Version) -> Vec<u8> {
-    let mut k = coll_prefix(c).to_vec();
-    k.extend_from_slice(&v.epoch.to_be_bytes());
-    k.extend_from_slice(&v.counter.to_be_bytes());
-    k
-}
-
 /// A key of the PG's own metadata: the collection prefix, then the PG
 /// layer's key.
 pub fn pg_meta_key(c: &CollectionId, key: &[u8]) -> Vec<u8> {
@@ -119,6 +112,5 @@ mod tests {
         assert!(omap_header_key(&c, &o) < omap_key_prefix(&c, &o));
         assert_eq!(prefix_end(&[1, 0xff, 0xff]), Some(vec![2]));
         assert_eq!(prefix_end(&[0xff]), None);
-        assert!(log_key(&c, Version::new(1, 9)) < log_key(&c, Version::new(2, 0)));
     }
 }

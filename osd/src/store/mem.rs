@@ -13,7 +13,7 @@ use super::error::StoreError;
 use super::keys;
 use super::options::{validate, StoreOptions};
 use super::transaction::{MetaOp, Op, Transaction};
-use super::types::{CollectionId, ObjectId, ObjectStat, OmapPage, PgInfo, PgLogEntry, Version};
+use super::types::{CollectionId, ObjectId, ObjectStat, OmapPage, Version};
 use super::{FsckReport, ListCursor, ListPage, ObjectStore, Result};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,8 +30,6 @@ struct MemObject {
 struct MemColl {
     /// By object key (the RocksDB store's key: hash order).
     objects: BTreeMap<Vec<u8>, (ObjectId, MemObject)>,
-    info: Option<PgInfo>,
-    log: BTreeMap<Version, PgLogEntry>,
     meta: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
@@ -357,15 +355,6 @@ impl ObjectStore for MemStore {
                 }
             }
         }
-        for e in &t.log {
-            coll.log.insert(e.version, e.clone());
-        }
-        if let Some(v) = t.trim_log_to {
-            coll.log.retain(|k, _| *k > v);
-        }
-        if let Some(i) = &t.info {
-            coll.info = Some(i.clone());
-        }
         for m in &t.meta {
             apply_meta(&mut coll.meta, m);
         }
@@ -499,27 +488,6 @@ impl ObjectStore for MemStore {
                 page.objects.push(id.clone());
             }
             Ok(page)
-        })
-    }
-
-    fn pg_info(&self, c: &CollectionId) -> Result<Option<PgInfo>> {
-        self.with_coll(c, |coll| Ok(coll.info.clone()))
-    }
-
-    fn read_log(
-        &self,
-        c: &CollectionId,
-        after: Option<Version>,
-        max: usize,
-    ) -> Result<Vec<PgLogEntry>> {
-        self.with_coll(c, |coll| {
-            Ok(coll
-                .log
-                .iter()
-                .filter(|(v, _)| after.is_none_or(|a| **v > a))
-                .take(max)
-                .map(|(_, e)| e.clone())
-                .collect())
         })
     }
 

@@ -2,8 +2,9 @@
 //!
 //! [`ObjectStore`] is the boundary the rest of the OSD programs against; it
 //! does not mention RocksDB. [`RocksStore`] is the real implementation:
-//! every [`Transaction`] (object ops of one PG plus its PG-log entries and PG
-//! info) becomes one synced RocksDB write batch, large object data goes to
+//! every [`Transaction`] (object ops of one PG plus its PG metadata: info,
+//! log, missing set, as the PG layer lays them out) becomes one synced
+//! RocksDB write batch, large object data goes to
 //! blob files made durable first, and every data block carries a crc32c that
 //! is checked on every read.
 
@@ -24,10 +25,7 @@ pub(crate) use options::validate;
 pub use options::StoreOptions;
 pub use rocks::RocksStore;
 pub use transaction::{MetaOp, Op, Transaction};
-pub use types::{
-    CollectionId, FsckIssue, FsckReport, LogKind, ObjectId, ObjectStat, OmapPage, PgInfo,
-    PgLogEntry, Version,
-};
+pub use types::{CollectionId, FsckIssue, FsckReport, ObjectId, ObjectStat, OmapPage, Version};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -87,15 +85,6 @@ pub trait ObjectStore: Send + Sync {
         after: Option<&ListCursor>,
         max: usize,
     ) -> Result<ListPage>;
-
-    fn pg_info(&self, c: &CollectionId) -> Result<Option<PgInfo>>;
-    /// PG-log entries with version > `after`, oldest first, at most `max`.
-    fn read_log(
-        &self,
-        c: &CollectionId,
-        after: Option<Version>,
-        max: usize,
-    ) -> Result<Vec<PgLogEntry>>;
 
     /// One key of the PG's metadata.
     fn meta_get(&self, c: &CollectionId, key: &[u8]) -> Result<Option<Vec<u8>>>;

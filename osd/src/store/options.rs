@@ -17,9 +17,6 @@ pub struct StoreOptions {
     pub max_omap_value: u64,
     /// Longest object name or namespace (Ceph's `osd_max_object_name_len`).
     pub max_name_len: usize,
-    /// Entries a PG log keeps; a transaction that appends past this drops
-    /// the oldest and moves the PG info's `log_tail` (0 = keep everything).
-    pub pg_log_max_entries: u64,
 }
 
 impl Default for StoreOptions {
@@ -31,7 +28,6 @@ impl Default for StoreOptions {
             max_omap_key: 4096,
             max_omap_value: 16 << 20,
             max_name_len: 2048,
-            pg_log_max_entries: 3000,
         }
     }
 }

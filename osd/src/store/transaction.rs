@@ -1,9 +1,9 @@
-//! A transaction: ordered operations on objects of one collection, the
-//! PG-log entries and PG info they belong to, applied all or nothing.
+//! A transaction: ordered operations on objects of one collection and the
+//! changes to the PG metadata they belong to, applied all or nothing.
 
 use rkyv::{Archive, Deserialize, Serialize};
 
-use super::types::{CollectionId, ObjectId, PgInfo, PgLogEntry, Version};
+use super::types::{CollectionId, ObjectId, Version};
 
 /// One operation on an object. Operations that write create the object if
 /// it does not exist yet; `Remove` requires it to exist.
@@ -130,13 +130,7 @@ pub struct Transaction {
     pub version: Version,
     pub mtime_ns: u64,
     pub ops: Vec<Op>,
-    /// Appended to the PG log.
-    pub log: Vec<PgLogEntry>,
-    /// Replaces the PG info.
-    pub info: Option<PgInfo>,
-    /// Drops log entries with version <= this.
-    pub trim_log_to: Option<Version>,
-    /// Changes to the PG's metadata, applied after `ops`.
+    /// Changes to the PG's metadata (its info, log...), applied with `ops`.
     pub meta: Vec<MetaOp>,
 }
 
@@ -150,30 +144,12 @@ impl Transaction {
             version,
             mtime_ns,
             ops: Vec::new(),
-            log: Vec::new(),
-            info: None,
-            trim_log_to: None,
             meta: Vec::new(),
         }
     }
 
     pub fn op(mut self, op: Op) -> Self {
         self.ops.push(op);
-        self
-    }
-
-    pub fn log_entry(mut self, e: PgLogEntry) -> Self {
-        self.log.push(e);
-        self
-    }
-
-    pub fn info(mut self, info: PgInfo) -> Self {
-        self.info = Some(info);
-        self
-    }
-
-    pub fn trim_log_to(mut self, v: Version) -> Self {
-        self.trim_log_to = Some(v);
         self
     }
 }

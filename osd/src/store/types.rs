@@ -1,5 +1,5 @@
-//! The store's vocabulary: collections (PGs), object ids, versions, PG-log
-//! entries and PG info, object stats and fsck reports.
+//! The store's vocabulary: collections (PGs), object ids, versions, object
+//! stats and fsck reports.
 
 use std::fmt;
 use std::str::FromStr;
@@ -118,52 +118,6 @@ impl fmt::Display for ObjectId {
 }
 
 pub use cluster::Version;
-
-/// What a PG-log entry did to its object.
-#[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogKind {
-    Modify,
-    Delete,
-}
-
-/// One entry of a PG's log: which object changed to which version.
-#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct PgLogEntry {
-    pub version: Version,
-    pub prior_version: Version,
-    pub object: ObjectId,
-    pub kind: LogKind,
-    /// The client request id, to recognise a resent request.
-    pub reqid: u64,
-    pub mtime_ns: u64,
-}
-
-/// A PG's persistent summary, written with every transaction that changes it.
-#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct PgInfo {
-    pub pgid: CollectionId,
-    /// Newest version in the log.
-    pub last_update: Version,
-    /// Up to here, every object is present and current.
-    pub last_complete: Version,
-    /// Oldest version the log still holds (entries after it are kept).
-    pub log_tail: Version,
-    pub last_epoch_started: u32,
-    pub same_interval_since: u32,
-}
-
-impl PgInfo {
-    pub fn new(pgid: CollectionId) -> PgInfo {
-        PgInfo {
-            pgid,
-            last_update: Version::ZERO,
-            last_complete: Version::ZERO,
-            log_tail: Version::ZERO,
-            last_epoch_started: 0,
-            same_interval_since: 0,
-        }
-    }
-}
 
 /// An object's size, modification time and version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,8 +5,7 @@
 #![allow(dead_code)]
 
 use osd::store::{
-    CollectionId, LogKind, ObjectId, ObjectStore, Op, PgLogEntry, RocksStore, StoreOptions,
-    Transaction, Version,
+    CollectionId, ObjectId, ObjectStore, Op, RocksStore, StoreOptions, Transaction, Version,
 };
 
 pub const INLINE: u64 = 1024;
@@ -68,15 +67,4 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
-}
-
-pub fn entry(v: u64, name: &str) -> PgLogEntry {
-    PgLogEntry {
-        version: Version::new(1, v),
-        prior_version: Version::ZERO,
-        object: obj(name),
-        kind: LogKind::Modify,
-        reqid: v,
-        mtime_ns: 0,
-    }
 }

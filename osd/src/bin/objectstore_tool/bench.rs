@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use osd::pg::log::{LogEntry, LogKind};
 use osd::store::{
-    CollectionId, LogKind, ObjectId, ObjectStore, Op, PgLogEntry, RocksStore, StoreOptions,
-    Transaction, Version,
+    CollectionId, ObjectId, ObjectStore, Op, RocksStore, StoreOptions, Transaction, Version,
 };
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
@@ -229,15 +229,16 @@ pub fn run(path: &Path, a: &BenchArgs, opts: StoreOptions) -> Result<ExitCode, S
             String::new()
         };
         let version = Version::new(1, base + n);
-        let entry = PgLogEntry {
+        // What a client write carries: its PG-log entry.
+        let entry = LogEntry {
             version,
             prior_version: Version::ZERO,
             object: obj.clone(),
             kind: LogKind::Modify,
-            reqid: n,
+            reqid: None,
             mtime_ns: 0,
         };
-        let t = Transaction::new(c, version)
+        let mut t = Transaction::new(c, version)
             .op(Op::WriteFull {
                 obj: obj.clone(),
                 data,
@@ -246,8 +247,8 @@ pub fn run(path: &Path, a: &BenchArgs, opts: StoreOptions) -> Result<ExitCode, S
                 obj: obj.clone(),
                 name: "sha256".into(),
                 value: digest.clone().into_bytes(),
-            })
-            .log_entry(entry);
+            });
+        t.meta.push(osd::pg::info::meta::entry(&entry));
         store.submit(t).map_err(|e| e.to_string())?;
         if let Some(f) = &ack {
             let mut f = f.lock().unwrap_or_else(|p| p.into_inner());

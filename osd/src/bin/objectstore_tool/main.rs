@@ -132,38 +132,44 @@ fn run(a: Args) -> CliResult<ExitCode> {
         }
         Command::Info { pgid: p } => {
             let c = pgid(&p)?;
-            match s.pg_info(&c).map_err(e)? {
-                Some(i) => print_json(serde_json::json!({
-                    "pgid": i.pgid.to_string(),
-                    "last_update": i.last_update.to_string(),
-                    "last_complete": i.last_complete.to_string(),
-                    "log_tail": i.log_tail.to_string(),
-                    "last_epoch_started": i.last_epoch_started,
-                    "same_interval_since": i.same_interval_since,
-                })),
+            match osd::pg::info::load(s, &c).map_err(e)? {
+                Some(st) => {
+                    let i = &st.info;
+                    print_json(serde_json::json!({
+                        "pgid": c.to_string(),
+                        "last_update": i.last_update.to_string(),
+                        "last_complete": i.last_complete.to_string(),
+                        "log_tail": i.log_tail.to_string(),
+                        "last_epoch_started": i.last_epoch_started,
+                        "history": {
+                            "epoch_created": i.history.epoch_created,
+                            "last_epoch_started": i.history.last_epoch_started,
+                            "last_epoch_clean": i.history.last_epoch_clean,
+                            "same_interval_since": i.history.same_interval_since,
+                        },
+                        "log_entries": st.log.len(),
+                        "dups": st.log.dups().count(),
+                        "missing": st.missing.iter().map(|(o, v)| serde_json::json!({"namespace": o.ns, "oid": o.name, "need": v.to_string()})).collect::<Vec<_>>(),
+                        "past_intervals": st.past.intervals.iter().map(|i| serde_json::json!({"first": i.first, "last": i.last, "acting": i.acting, "primary": i.primary, "maybe_went_rw": i.maybe_went_rw})).collect::<Vec<_>>(),
+                    }))
+                }
                 None => print_json(serde_json::json!({"pgid": c.to_string(), "info": null})),
             }
         }
         Command::DumpLog { pgid: p } => {
             let c = pgid(&p)?;
-            let mut after = None;
-            loop {
-                let entries = s.read_log(&c, after, 1000).map_err(e)?;
-                if entries.is_empty() {
-                    break;
-                }
-                after = entries.last().map(|x| x.version);
-                for x in entries {
-                    print_json(serde_json::json!({
-                        "version": x.version.to_string(),
-                        "prior_version": x.prior_version.to_string(),
-                        "op": match x.kind { osd::store::LogKind::Modify => "modify", osd::store::LogKind::Delete => "delete" },
-                        "namespace": x.object.ns,
-                        "oid": x.object.name,
-                        "reqid": x.reqid,
-                        "mtime_ns": x.mtime_ns,
-                    }));
-                }
+            // A PG without PG state (never peered) has an empty log.
+            let st = osd::pg::info::load(s, &c).map_err(e)?.unwrap_or_default();
+            for x in st.log.entries() {
+                print_json(serde_json::json!({
+                    "version": x.version.to_string(),
+                    "prior_version": x.prior_version.to_string(),
+                    "op": match x.kind { osd::pg::log::LogKind::Modify => "modify", osd::pg::log::LogKind::Delete => "delete" },
+                    "namespace": x.object.ns,
+                    "oid": x.object.name,
+                    "reqid": x.reqid.as_ref().map(|r| r.to_string()),
+                    "mtime_ns": x.mtime_ns,
+                }));
             }
         }
         Command::CreatePg { pgid: p } => s.create_collection(&pgid(&p)?).map_err(e)?,
@@ -325,8 +331,8 @@ fn run(a: Args) -> CliResult<ExitCode> {
                 .sync_all()
                 .map_err(|er| format!("{file}: {er}"))?;
             println!(
-                "exported PG {c}: {} objects, {} bytes, {} log entries",
-                sum.objects, sum.bytes, sum.log_entries
+                "exported PG {c}: {} objects, {} bytes, {} PG metadata keys",
+                sum.objects, sum.bytes, sum.meta_keys
             );
         }
         Command::Import { file } => {
@@ -334,8 +340,8 @@ fn run(a: Args) -> CliResult<ExitCode> {
             let (c, sum) = export::import(s, &mut std::io::BufReader::new(f))
                 .map_err(|er| format!("{file}: {er}"))?;
             println!(
-                "imported PG {c}: {} objects, {} bytes, {} log entries",
-                sum.objects, sum.bytes, sum.log_entries
+                "imported PG {c}: {} objects, {} bytes, {} PG metadata keys",
+                sum.objects, sum.bytes, sum.meta_keys
             );
         }
     }

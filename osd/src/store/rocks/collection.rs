@@ -3,8 +3,8 @@
 use rocksdb::WriteBatch;
 
 use super::{
-    CollMeta, DataLoc, ObjectMeta, RocksStore, CF_BLOBS, CF_COLLS, CF_DATA, CF_INFO, CF_LOG,
-    CF_META, CF_OMAP, CF_PGMETA, CF_XATTR,
+    CollMeta, DataLoc, ObjectMeta, RocksStore, CF_BLOBS, CF_COLLS, CF_DATA, CF_META, CF_OMAP,
+    CF_PGMETA, CF_XATTR,
 };
 use crate::store::codec::encode;
 use crate::store::error::StoreError;
@@ -61,10 +61,9 @@ impl RocksStore {
             }
         }
         self.write_synced(|b| {
-            for cf in [CF_META, CF_DATA, CF_XATTR, CF_OMAP, CF_LOG, CF_PGMETA] {
+            for cf in [CF_META, CF_DATA, CF_XATTR, CF_OMAP, CF_PGMETA] {
                 b.delete_range_cf(self.cf(cf), &prefix[..], &end[..]);
             }
-            b.delete_cf(self.cf(CF_INFO), prefix);
             b.delete_cf(self.cf(CF_COLLS), prefix);
             for id in &blobs {
                 b.delete_cf(self.cf(CF_BLOBS), id.to_be_bytes());
@@ -73,7 +72,6 @@ impl RocksStore {
         for id in blobs {
             self.blobs.remove(id);
         }
-        self.set_log_state(c, None);
         Ok(())
     }
 

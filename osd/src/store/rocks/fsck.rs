@@ -8,13 +8,13 @@ use std::os::unix::fs::FileExt;
 use rocksdb::IteratorMode;
 
 use super::{
-    CollMeta, DataLoc, ObjectMeta, RocksStore, CF_BLOBS, CF_COLLS, CF_DATA, CF_INFO, CF_LOG,
-    CF_META, CF_OMAP, CF_XATTR,
+    CollMeta, DataLoc, ObjectMeta, RocksStore, CF_BLOBS, CF_COLLS, CF_DATA, CF_META, CF_OMAP,
+    CF_PGMETA, CF_XATTR,
 };
 use crate::store::checksum::{verify, CSUM_BLOCK};
 use crate::store::codec::decode;
 use crate::store::keys::{self, COLL_PREFIX_LEN};
-use crate::store::types::{CollectionId, FsckIssue, FsckReport, ObjectId, PgInfo, PgLogEntry};
+use crate::store::types::{CollectionId, FsckIssue, FsckReport, ObjectId};
 use crate::store::Result;
 
 impl RocksStore {
@@ -54,19 +54,17 @@ impl RocksStore {
                 Ok(_) => {}
                 Err(e) => issue(&mut r, Some(c), None, e.to_string()),
             }
-            if let Some(raw) = self.db.get_cf(self.cf(CF_INFO), &k)? {
-                if let Err(e) = decode::<PgInfo>("PG info", &raw) {
-                    issue(&mut r, Some(c), None, e.to_string());
-                }
+            // The PG layer's metadata must load (info, past intervals,
+            // log, dups, missing set).
+            if let Err(e) = crate::pg::info::load(self, &c) {
+                issue(&mut r, Some(c), None, e.to_string());
             }
         }
-        for item in self.db.iterator_cf(self.cf(CF_LOG), IteratorMode::Start) {
-            let (k, v) = item?;
+        for item in self.db.iterator_cf(self.cf(CF_PGMETA), IteratorMode::Start) {
+            let (k, _) = item?;
             let c = keys::decode_coll(&k);
             if c.is_none_or(|c| !colls.contains(&c)) {
-                issue(&mut r, c, None, "PG log entry of an unknown PG".into());
-            } else if let Err(e) = decode::<PgLogEntry>("PG log entry", &v) {
-                issue(&mut r, c, None, e.to_string());
+                issue(&mut r, c, None, "PG metadata of an unknown PG".into());
             }
         }
         let mut objects = HashSet::new();

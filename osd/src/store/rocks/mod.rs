@@ -2,9 +2,9 @@
 //!
 //! Column families: `meta` (object metadata: size, mtime, version, where the
 //! data is, block checksums), `data` (small objects' bytes, inline), `xattr`,
-//! `omap`, `pglog`, `pginfo`, `colls` (collections) and `blobs` (which blob
-//! file belongs to which object) and `pgmeta` (each PG's own metadata, keyed
-//! by the collection prefix and the PG layer's key). Objects larger than
+//! `omap`, `colls` (collections), `blobs` (which blob file belongs to which
+//! object) and `pgmeta` (each PG's own metadata, keyed by the collection
+//! prefix and the PG layer's key). Objects larger than
 //! [`StoreOptions::inline_max`] keep their bytes in blob files of their own
 //! under `blobs/` (see `blob.rs`), written and fdatasync'd before the batch
 //! that references them commits; every transaction is one synced write batch.
@@ -12,7 +12,6 @@
 mod blob;
 mod collection;
 mod fsck;
-mod pglog;
 mod read;
 mod stage_data;
 mod write;
@@ -34,13 +33,11 @@ pub(crate) const CF_META: &str = "meta";
 pub(crate) const CF_DATA: &str = "data";
 pub(crate) const CF_XATTR: &str = "xattr";
 pub(crate) const CF_OMAP: &str = "omap";
-pub(crate) const CF_LOG: &str = "pglog";
-pub(crate) const CF_INFO: &str = "pginfo";
 pub(crate) const CF_COLLS: &str = "colls";
 pub(crate) const CF_BLOBS: &str = "blobs";
 pub(crate) const CF_PGMETA: &str = "pgmeta";
-const ALL_CFS: [&str; 9] = [
-    CF_META, CF_DATA, CF_XATTR, CF_OMAP, CF_LOG, CF_INFO, CF_COLLS, CF_BLOBS, CF_PGMETA,
+const ALL_CFS: [&str; 7] = [
+    CF_META, CF_DATA, CF_XATTR, CF_OMAP, CF_COLLS, CF_BLOBS, CF_PGMETA,
 ];
 
 const SUPERBLOCK_KEY: &[u8] = b"superblock";
@@ -88,9 +85,6 @@ pub struct RocksStore {
     opts: StoreOptions,
     /// Transactions of one collection apply one at a time (striped locks).
     locks: Vec<Mutex<()>>,
-    /// Per PG: entries in its log and where it was last trimmed, learned on
-    /// first use (changed only under the collection's lock).
-    log_states: Mutex<std::collections::HashMap<CollectionId, pglog::LogState>>,
     superblock: Superblock,
 }
 
@@ -186,7 +180,6 @@ impl RocksStore {
             blobs,
             opts,
             locks: (0..64).map(|_| Mutex::new(())).collect(),
-            log_states: Mutex::new(std::collections::HashMap::new()),
             superblock,
         };
         store.reclaim_orphan_blobs()?;
@@ -343,17 +336,6 @@ impl super::ObjectStore for RocksStore {
         max: usize,
     ) -> Result<super::ListPage> {
         self.list_objects_impl(c, after, max)
-    }
-    fn pg_info(&self, c: &CollectionId) -> Result<Option<super::PgInfo>> {
-        self.pg_info_impl(c)
-    }
-    fn read_log(
-        &self,
-        c: &CollectionId,
-        after: Option<Version>,
-        max: usize,
-    ) -> Result<Vec<super::PgLogEntry>> {
-        self.read_log_impl(c, after, max)
     }
     fn meta_get(&self, c: &CollectionId, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.meta_get_impl(c, key)

@@ -12,16 +12,12 @@ use std::os::unix::fs::FileExt;
 use rocksdb::{Direction, IteratorMode, ReadOptions};
 
 use super::{
-    DataLoc, ObjectMeta, RocksStore, CF_COLLS, CF_DATA, CF_INFO, CF_LOG, CF_META, CF_OMAP,
-    CF_PGMETA, CF_XATTR,
+    DataLoc, ObjectMeta, RocksStore, CF_COLLS, CF_DATA, CF_META, CF_OMAP, CF_PGMETA, CF_XATTR,
 };
 use crate::store::checksum::{block_range, verify, CSUM_BLOCK};
-use crate::store::codec::decode;
 use crate::store::error::StoreError;
 use crate::store::keys::{self, prefix_end};
-use crate::store::types::{
-    CollectionId, ObjectId, ObjectStat, OmapPage, PgInfo, PgLogEntry, Version,
-};
+use crate::store::types::{CollectionId, ObjectId, ObjectStat, OmapPage};
 use crate::store::{ListCursor, ListPage, Result};
 
 /// A key and its value from a scan.
@@ -355,44 +351,6 @@ impl RocksStore {
                 break;
             }
             out.push((k[prefix.len()..].to_vec(), v.to_vec()));
-        }
-        Ok(out)
-    }
-
-    pub(super) fn pg_info_impl(&self, c: &CollectionId) -> Result<Option<PgInfo>> {
-        if self.coll_meta(c)?.is_none() {
-            return Err(StoreError::NoSuchCollection(*c));
-        }
-        let raw = self.db.get_cf(self.cf(CF_INFO), keys::coll_prefix(c))?;
-        raw.map(|r| decode(&format!("PG info of {c}"), &r))
-            .transpose()
-    }
-
-    pub(super) fn read_log_impl(
-        &self,
-        c: &CollectionId,
-        after: Option<Version>,
-        max: usize,
-    ) -> Result<Vec<PgLogEntry>> {
-        if self.coll_meta(c)?.is_none() {
-            return Err(StoreError::NoSuchCollection(*c));
-        }
-        let prefix = keys::coll_prefix(c);
-        let start = match after {
-            Some(v) => {
-                let mut k = keys::log_key(c, v);
-                k.push(0);
-                k
-            }
-            None => prefix.to_vec(),
-        };
-        let mut out = Vec::new();
-        for item in self.scan(CF_LOG, &prefix, &start) {
-            if out.len() == max {
-                break;
-            }
-            let (_, v) = item?;
-            out.push(decode(&format!("PG log entry of {c}"), &v)?);
         }
         Ok(out)
     }

@@ -12,8 +12,7 @@ use std::fs::File;
 use rocksdb::WriteBatch;
 
 use super::{
-    DataLoc, ObjectMeta, RocksStore, CF_BLOBS, CF_DATA, CF_INFO, CF_LOG, CF_META, CF_OMAP,
-    CF_PGMETA, CF_XATTR,
+    DataLoc, ObjectMeta, RocksStore, CF_BLOBS, CF_DATA, CF_META, CF_OMAP, CF_PGMETA, CF_XATTR,
 };
 use crate::store::codec::encode;
 use crate::store::error::StoreError;
@@ -92,7 +91,6 @@ impl RocksStore {
             txn.apply(op)?;
         }
         let unlink = txn.finish(&t)?;
-        let log_state = self.trim_log(&mut txn.batch, &t)?;
         for (id, (f, new)) in &txn.files {
             self.blobs.sync(*id, f, *new)?;
         }
@@ -100,7 +98,6 @@ impl RocksStore {
         wo.set_sync(true);
         self.db.write_opt(std::mem::take(&mut txn.batch), &wo)?;
         txn.committed = true;
-        self.set_log_state(&t.coll, log_state);
         for id in unlink {
             self.blobs.remove(id);
         }
@@ -357,23 +354,6 @@ impl Txn<'_> {
                     s.blobs.remove(id);
                 }
             }
-        }
-        for e in &t.log {
-            self.batch.put_cf(
-                s.cf(CF_LOG),
-                keys::log_key(&self.coll, e.version),
-                encode(e),
-            );
-        }
-        if let Some(v) = t.trim_log_to {
-            let mut end = keys::log_key(&self.coll, v);
-            end.push(0);
-            self.batch
-                .delete_range_cf(s.cf(CF_LOG), keys::coll_prefix(&self.coll).to_vec(), end);
-        }
-        if let Some(info) = &t.info {
-            self.batch
-                .put_cf(s.cf(CF_INFO), keys::coll_prefix(&self.coll), encode(info));
         }
         let meta_cf = s.cf(CF_PGMETA);
         for m in &t.meta {
