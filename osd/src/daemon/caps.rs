@@ -8,9 +8,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use auth::{Caps, EntityKind, EntityName};
-use client::MonClient;
 use cluster::msg::mon::{MonReply, MonRequest};
 use cluster::msg::RemoteError;
+use monclient::MonClient;
 
 /// How long an OSD trusts caps it fetched.
 pub const CAPS_TTL: Duration = Duration::from_secs(30);

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth::EntityName;
-use client::MonClient;
 use cluster::msg::mon::{MonRequest, Ping};
 use cluster::msg::msg_type;
 use cluster::OsdMap;
 use messenger::Message;
+use monclient::MonClient;
 
 /// How many peers one OSD watches.
 pub const MAX_PEERS: usize = 10;

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use auth::Credentials;
-use client::MonClient;
 use cluster::msg::mon::MonCommand;
 use config::Options;
+use monclient::MonClient;
 
 use super::superblock::{OsdDir, Superblock};
 use crate::store::{RocksStore, StoreOptions};

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth::{Credentials, EntityName};
-use client::{ClientError, MonClient};
 use cluster::msg::mon::{MonCommand, MonRequest, Ping};
 use cluster::msg::{msg_type, ErrorCode};
 use config::Options;
 use messenger::{Handler, Message, Request};
+use monclient::{ClientError, MonClient};
 
 use super::heartbeat::{ping_message, Heartbeat};
 use super::host;

@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use auth::{EntityKind, EntityName};
-use client::MonClient;
 use cluster::msg::mon::{MonRequest, PgStat};
 use cluster::msg::osd::{ListObjects, ListReply, OsdOp, OsdOpReply};
 use cluster::msg::{msg_type, RemoteError};
 use cluster::{PgId, ReqId};
 use messenger::Message;
+use monclient::MonClient;
 use tokio::sync::{mpsc, oneshot};
 
 use super::caps::CapsCache;
