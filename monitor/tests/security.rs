@@ -178,7 +178,52 @@ fn junk_on_the_wire_does_not_crash_daemons() {
             }
             other => panic!("expected an error, got {other:?}"),
         }
+        // A client forging a map push (a map without the OSD, which would
+        // make it stop itself), and speaking for a PG: both ignored.
+        let forged = cluster::msg::mon::MapUpdate {
+            monmap: Default::default(),
+            full: Some(cluster::OsdMap {
+                epoch: 9999,
+                ..Default::default()
+            }),
+            incrementals: Vec::new(),
+        };
+        m.send(
+            osd_addr,
+            &to_osd,
+            &messenger::Message {
+                msg_type: cluster::msg::msg_type::MAP_PUSH,
+                body: cluster::codec::encode(&forged),
+                data: vec![],
+            },
+        )
+        .await
+        .unwrap();
+        let query = osd::pg::messages::PeerEnvelope {
+            pool: 77,
+            seed: 3,
+            epoch: 1,
+            interval: 1,
+            msg: osd::pg::messages::PeerMsg::Query,
+        };
+        m.send(
+            osd_addr,
+            &to_osd,
+            &messenger::Message {
+                msg_type: cluster::msg::msg_type::PG_PEER,
+                body: vec![],
+                data: cluster::codec::encode(&query),
+            },
+        )
+        .await
+        .unwrap();
     });
+    let log = common::wait_for(20, "the OSD refusing the forged map push", || {
+        let log = std::fs::read_to_string(c.path().join("osd.0.log")).ok()?;
+        log.contains("ignoring a map pushed by a non-monitor")
+            .then_some(log)
+    });
+    assert!(!log.contains("was removed from the cluster"), "{log}");
     // Both daemons still serve.
     let s = c.status().expect("the monitor still answers");
     assert_eq!(s["osdmap"]["num_up_osds"], 1, "the OSD is still up");
