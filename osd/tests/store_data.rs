@@ -12,12 +12,21 @@ use osd::store::{
 use proptest::prelude::*;
 
 #[test]
-fn inline_object_lifecycle() {
+fn inline_object_lifecycle_on_rocksdb() {
     let (_d, s) = store();
+    check_inline_object_lifecycle(&s);
+}
+
+#[test]
+fn inline_object_lifecycle_in_memory() {
+    check_inline_object_lifecycle(&mem_store());
+}
+
+fn check_inline_object_lifecycle(s: &dyn ObjectStore) {
     s.create_collection(&pg()).unwrap();
     let o = obj("small");
     submit(
-        &s,
+        s,
         vec![Op::Create {
             obj: o.clone(),
             exclusive: true,
@@ -31,7 +40,7 @@ fn inline_object_lifecycle() {
         .unwrap_err();
     assert!(matches!(e, StoreError::ObjectExists { .. }), "{e}");
     submit(
-        &s,
+        s,
         vec![Op::Write {
             obj: o.clone(),
             offset: 10,
@@ -40,11 +49,11 @@ fn inline_object_lifecycle() {
     );
     let mut want = vec![0u8; 10];
     want.extend_from_slice(b"hello");
-    assert_eq!(read_all(&s, &o), want);
+    assert_eq!(read_all(s, &o), want);
     assert_eq!(s.read(&pg(), &o, 11, 3).unwrap(), b"ell");
     assert_eq!(s.read(&pg(), &o, 100, 3).unwrap(), b"");
     submit(
-        &s,
+        s,
         vec![
             Op::Append {
                 obj: o.clone(),
@@ -57,23 +66,23 @@ fn inline_object_lifecycle() {
             },
         ],
     );
-    assert_eq!(&read_all(&s, &o)[10..], b"\0\0llo!");
+    assert_eq!(&read_all(s, &o)[10..], b"\0\0llo!");
     submit(
-        &s,
+        s,
         vec![Op::Truncate {
             obj: o.clone(),
             size: 12,
         }],
     );
-    assert_eq!(read_all(&s, &o).len(), 12);
+    assert_eq!(read_all(s, &o).len(), 12);
     submit(
-        &s,
+        s,
         vec![Op::Truncate {
             obj: o.clone(),
             size: 20,
         }],
     );
-    assert_eq!(&read_all(&s, &o)[12..], &[0u8; 8]);
+    assert_eq!(&read_all(s, &o)[12..], &[0u8; 8]);
     let mut t = Transaction::new(pg(), Version::new(7, 3));
     t.mtime_ns = 42;
     s.submit(t.op(Op::WriteFull {
@@ -86,7 +95,7 @@ fn inline_object_lifecycle() {
         (st.size, st.mtime_ns, st.version),
         (3, 42, Version::new(7, 3))
     );
-    submit(&s, vec![Op::Remove { obj: o.clone() }]);
+    submit(s, vec![Op::Remove { obj: o.clone() }]);
     assert!(matches!(
         s.stat(&pg(), &o),
         Err(StoreError::NoSuchObject { .. })
@@ -300,8 +309,17 @@ fn data_survives_reopen_and_orphan_blobs_are_reclaimed() {
 }
 
 #[test]
-fn limits_and_bad_names_are_refused() {
+fn limits_and_bad_names_are_refused_on_rocksdb() {
     let (_d, s) = store();
+    check_limits_and_bad_names_are_refused(&s);
+}
+
+#[test]
+fn limits_and_bad_names_are_refused_in_memory() {
+    check_limits_and_bad_names_are_refused(&mem_store());
+}
+
+fn check_limits_and_bad_names_are_refused(s: &dyn ObjectStore) {
     s.create_collection(&pg()).unwrap();
     let o = obj("o");
     let cases: Vec<(Op, &str)> = vec![
@@ -469,4 +487,49 @@ proptest! {
         prop_assert_eq!(report.leaked_blobs, 0);
         prop_assert_eq!(s.stat(&pg(), &o).unwrap().size as usize, model.len());
     }
+}
+
+/// The in-memory store's crash model: with sync off, what was submitted
+/// but not synced is lost by a crash; what was synced stays.
+#[test]
+fn memstore_crash_loses_only_unsynced_transactions() {
+    let s = mem_store();
+    s.create_collection(&pg()).unwrap();
+    submit(
+        &s,
+        vec![Op::WriteFull {
+            obj: obj("kept"),
+            data: b"a".to_vec(),
+        }],
+    );
+    s.set_sync(false);
+    submit(
+        &s,
+        vec![Op::WriteFull {
+            obj: obj("kept"),
+            data: b"b".to_vec(),
+        }],
+    );
+    submit(
+        &s,
+        vec![Op::WriteFull {
+            obj: obj("lost"),
+            data: b"c".to_vec(),
+        }],
+    );
+    assert_eq!(s.pending(), 2);
+    assert_eq!(read_all(&s, &obj("kept")), b"b", "applied before the crash");
+    s.crash();
+    assert_eq!(read_all(&s, &obj("kept")), b"a");
+    assert!(s.stat(&pg(), &obj("lost")).is_err());
+    submit(
+        &s,
+        vec![Op::WriteFull {
+            obj: obj("synced"),
+            data: b"d".to_vec(),
+        }],
+    );
+    s.sync();
+    s.crash();
+    assert_eq!(read_all(&s, &obj("synced")), b"d");
 }

@@ -9,12 +9,21 @@ use osd::store::{
 };
 
 #[test]
-fn xattrs() {
+fn xattrs_on_rocksdb() {
     let (_d, s) = store();
+    check_xattrs(&s);
+}
+
+#[test]
+fn xattrs_in_memory() {
+    check_xattrs(&mem_store());
+}
+
+fn check_xattrs(s: &dyn ObjectStore) {
     s.create_collection(&pg()).unwrap();
     let o = obj("x");
     submit(
-        &s,
+        s,
         vec![
             Op::SetXattr {
                 obj: o.clone(),
@@ -34,7 +43,7 @@ fn xattrs() {
         vec![("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]
     );
     submit(
-        &s,
+        s,
         vec![Op::RmXattr {
             obj: o.clone(),
             name: "a".into(),
@@ -53,7 +62,7 @@ fn xattrs() {
     ));
     // Set then remove inside one transaction.
     submit(
-        &s,
+        s,
         vec![
             Op::SetXattr {
                 obj: o.clone(),
@@ -67,7 +76,7 @@ fn xattrs() {
         ],
     );
     submit(
-        &s,
+        s,
         vec![
             Op::Remove { obj: o.clone() },
             Op::Create {
@@ -83,13 +92,22 @@ fn xattrs() {
 }
 
 #[test]
-fn omap_semantics() {
+fn omap_semantics_on_rocksdb() {
     let (_d, s) = store();
+    check_omap_semantics(&s);
+}
+
+#[test]
+fn omap_semantics_in_memory() {
+    check_omap_semantics(&mem_store());
+}
+
+fn check_omap_semantics(s: &dyn ObjectStore) {
     s.create_collection(&pg()).unwrap();
     let o = obj("m");
     let kv = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
     submit(
-        &s,
+        s,
         vec![
             Op::OmapSetHeader {
                 obj: o.clone(),
@@ -148,14 +166,14 @@ fn omap_semantics() {
         "exactly max entries is not 'more'"
     );
     submit(
-        &s,
+        s,
         vec![Op::OmapRmKeys {
             obj: o.clone(),
             keys: vec![b"a1".to_vec(), b"nope".to_vec()],
         }],
     );
     submit(
-        &s,
+        s,
         vec![Op::OmapRmRange {
             obj: o.clone(),
             start: b"b".to_vec(),
@@ -166,7 +184,7 @@ fn omap_semantics() {
         keys(s.omap_list(&pg(), &o, None, None, 100).unwrap()),
         ["a2", "b2", "c"]
     );
-    submit(&s, vec![Op::OmapClear { obj: o.clone() }]);
+    submit(s, vec![Op::OmapClear { obj: o.clone() }]);
     assert!(s
         .omap_list(&pg(), &o, None, None, 100)
         .unwrap()
@@ -174,7 +192,7 @@ fn omap_semantics() {
         .is_empty());
     assert_eq!(s.omap_header(&pg(), &o).unwrap(), b"");
     submit(
-        &s,
+        s,
         vec![
             Op::OmapSet {
                 obj: o.clone(),
@@ -184,7 +202,7 @@ fn omap_semantics() {
         ],
     );
     submit(
-        &s,
+        s,
         vec![Op::Create {
             obj: o.clone(),
             exclusive: true,
@@ -288,8 +306,17 @@ fn pg_metadata_survives_reopen() {
 }
 
 #[test]
-fn listing_is_complete_paginated_and_in_hash_order() {
+fn listing_is_complete_paginated_and_in_hash_order_on_rocksdb() {
     let (_d, s) = store();
+    check_listing_is_complete_paginated_and_in_hash_order(&s);
+}
+
+#[test]
+fn listing_is_complete_paginated_and_in_hash_order_in_memory() {
+    check_listing_is_complete_paginated_and_in_hash_order(&mem_store());
+}
+
+fn check_listing_is_complete_paginated_and_in_hash_order(s: &dyn ObjectStore) {
     s.create_collection(&pg()).unwrap();
     let other = CollectionId::new(1, 0x2b);
     s.create_collection(&other).unwrap();
@@ -301,7 +328,7 @@ fn listing_is_complete_paginated_and_in_hash_order() {
             exclusive: true,
         })
         .collect();
-    submit(&s, ops);
+    submit(s, ops);
     s.submit(Transaction::new(other, Version::ZERO).op(Op::Create {
         obj: obj("elsewhere"),
         exclusive: true,

@@ -23,6 +23,14 @@ pub fn store() -> (tempfile::TempDir, RocksStore) {
     (dir, s)
 }
 
+/// The in-memory store with the same limits (the same tests run on both).
+pub fn mem_store() -> osd::store::MemStore {
+    osd::store::MemStore::new(StoreOptions {
+        inline_max: INLINE,
+        ..StoreOptions::default()
+    })
+}
+
 pub fn pg() -> CollectionId {
     CollectionId::new(1, 0x2a)
 }
@@ -37,11 +45,11 @@ pub fn txn(ops: Vec<Op>) -> Transaction {
     t
 }
 
-pub fn submit(s: &RocksStore, ops: Vec<Op>) {
+pub fn submit(s: &dyn ObjectStore, ops: Vec<Op>) {
     s.submit(txn(ops)).unwrap();
 }
 
-pub fn read_all(s: &RocksStore, o: &ObjectId) -> Vec<u8> {
+pub fn read_all(s: &dyn ObjectStore, o: &ObjectId) -> Vec<u8> {
     s.read(&pg(), o, 0, u64::MAX).unwrap()
 }
 
