@@ -76,6 +76,8 @@ pub struct PgHost {
     /// Newest epoch every PG has been given.
     epoch: AtomicU64,
     ready: AtomicBool,
+    /// A map fetch prompted by a peer on a newer epoch is under way.
+    fetching: Arc<AtomicBool>,
     next_handle: AtomicU64,
     caps: CapsCache,
     op_timeout: Duration,
@@ -106,6 +108,7 @@ impl PgHost {
             maps: tokio::sync::Mutex::new(MapHistory::default()),
             epoch: AtomicU64::new(0),
             ready: AtomicBool::new(false),
+            fetching: Arc::new(AtomicBool::new(false)),
             next_handle: AtomicU64::new(1),
             caps: CapsCache::default(),
             op_timeout,
@@ -277,11 +280,16 @@ impl PgHost {
             pool: env.pool,
             seed: env.seed,
         };
+        let epoch = self.epoch.load(Ordering::SeqCst) as u32;
+        if env.epoch > epoch {
+            // A peer knows a newer map: fetch it from the monitors now
+            // rather than at the next subscription renewal.
+            self.fetch_newer_map();
+        }
         if let Some(tx) = self.pg(pg) {
             let _ = tx.send(Cmd::Event(Event::Peer { from: osd, env }));
             return;
         }
-        let epoch = self.epoch.load(Ordering::SeqCst) as u32;
         if env.epoch > epoch {
             // We may become a member at that epoch: the sender resends.
             return;
@@ -289,6 +297,20 @@ impl PgHost {
         if let Some(reply) = answer_without_pg(&env, epoch) {
             self.shared.send_peer(osd, reply);
         }
+    }
+
+    fn fetch_newer_map(&self) {
+        if self.fetching.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let mc = self.shared.mc.clone();
+        let fetching = self.fetching.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mc.refresh_map().await {
+                tracing::debug!("fetching a newer map: {e}");
+            }
+            fetching.store(false, Ordering::SeqCst);
+        });
     }
 
     /// A client's op: checks, then its PG's engine.

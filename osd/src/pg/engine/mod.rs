@@ -456,7 +456,9 @@ impl Pg {
                 let mut s = vec![if below_min { "peered" } else { "active" }];
                 let missing = !self.st.missing.is_empty()
                     || self.pr.peers.values().any(|p| !p.missing.is_empty());
-                if !self.pr.recovering.is_empty() {
+                if !self.pr.unfound.is_empty() {
+                    s.push("recovery_unfound");
+                } else if !self.pr.recovering.is_empty() {
                     s.push("recovering");
                 } else if missing {
                     s.push("recovery_wait");
