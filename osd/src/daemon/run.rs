@@ -44,7 +44,7 @@ impl Handler for OsdHandler {
                         ping.stamp_ms,
                     ))
                 }
-                msg_type::OSD_OP => Some(self.pgs.get()?.handle_op(&req.from, &req.message).await),
+                msg_type::OSD_OP => Some(self.pgs.get()?.handle_op(&req.from, req.message).await),
                 msg_type::OSD_PG_QUERY => Some(
                     self.pgs
                         .get()?

@@ -603,6 +603,11 @@ impl Sim {
         for e in effects {
             match e {
                 Effect::Send { to, env } => self.send(osd, to, env),
+                Effect::Broadcast { to, env } => {
+                    for t in to {
+                        self.send(osd, t, (*env).clone());
+                    }
+                }
                 Effect::Store { id, txn } => {
                     self.osds[osd as usize].queue.push_back((pg, id, txn));
                     self.kick_store(osd);

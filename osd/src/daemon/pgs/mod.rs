@@ -46,25 +46,36 @@ impl Shared {
     /// Sends a peer message one-way (lost messages are resent by the
     /// engine on its tick).
     pub fn send_peer(self: &Arc<Self>, to: i32, env: PeerEnvelope) {
-        let Some(addr) = self
-            .mc
-            .osdmap()
-            .and_then(|m| m.osds.get(&(to as u32)).and_then(|o| o.addr.parse().ok()))
-        else {
+        self.broadcast_peer(&[to], &env);
+    }
+
+    /// Sends one message to several OSDs, encoded once.
+    pub fn broadcast_peer(self: &Arc<Self>, to: &[i32], env: &PeerEnvelope) {
+        let Some(map) = self.mc.osdmap() else {
             return;
         };
-        let me = self.clone();
-        tokio::spawn(async move {
-            let msg = task::peer_message(&env);
-            if let Err(e) = me
-                .mc
-                .messenger
-                .send(addr, &task::osd_entity(to), &msg)
-                .await
-            {
-                tracing::debug!("PG {}.{:x}: to osd.{to}: {e}", env.pool, env.seed);
-            }
-        });
+        let msg = Arc::new(task::peer_message(env));
+        for &osd in to {
+            let Some(addr) = map
+                .osds
+                .get(&(osd as u32))
+                .and_then(|o| o.addr.parse::<std::net::SocketAddr>().ok())
+            else {
+                continue;
+            };
+            let (me, msg) = (self.clone(), msg.clone());
+            let pg = format!("{}.{:x}", env.pool, env.seed);
+            tokio::spawn(async move {
+                if let Err(e) = me
+                    .mc
+                    .messenger
+                    .send(addr, &task::osd_entity(osd), &msg)
+                    .await
+                {
+                    tracing::debug!("PG {pg}: to osd.{osd}: {e}");
+                }
+            });
+        }
     }
 }
 
@@ -314,9 +325,9 @@ impl PgHost {
     }
 
     /// A client's op: checks, then its PG's engine.
-    pub async fn handle_op(&self, from: &EntityName, msg: &Message) -> Message {
+    pub async fn handle_op(&self, from: &EntityName, msg: Message) -> Message {
         let (reply, data) = match cluster::codec::decode::<OsdOp>("OSD op", &msg.body) {
-            Ok(op) => match self.run_op(from, op, msg.data.clone()).await {
+            Ok(op) => match self.run_op(from, op, msg.data).await {
                 Ok(r) => r,
                 Err((e, step)) => (self.failure(e, step), Vec::new()),
             },

@@ -134,6 +134,7 @@ impl PgTask {
         for e in effects {
             match e {
                 Effect::Send { to, env } => self.shared.send_peer(to, env),
+                Effect::Broadcast { to, env } => self.shared.broadcast_peer(&to, &env),
                 Effect::Store { id, txn } => {
                     let _ = self.store_tx.send((id, txn));
                 }

@@ -59,7 +59,10 @@ impl Default for PgConfig {
             log_max: 3000,
             dups_max: 3000,
             recovery_max_active: 3,
-            resend_ticks: 5,
+            // QUIC delivers reliably while a connection lives; what is
+            // lost with a connection is resent after 3 s (resending sooner
+            // would re-send large writes still on their way).
+            resend_ticks: 30,
             max_object_size: 128 << 20,
             max_waiting_ops: 1024,
         }
@@ -127,6 +130,12 @@ pub enum Effect {
     Send {
         to: i32,
         env: PeerEnvelope,
+    },
+    /// One message to several members (a write to every replica): encoded
+    /// once, its payload never copied per member.
+    Broadcast {
+        to: Vec<i32>,
+        env: std::sync::Arc<PeerEnvelope>,
     },
     /// Apply, in the order emitted, then report `Committed(id)`.
     Store {
@@ -203,7 +212,8 @@ struct Inflight {
     waiting: BTreeSet<i32>,
     local: bool,
     sent: u64,
-    msg: PeerMsg,
+    /// The write as sent, kept for resends.
+    msg: std::sync::Arc<PeerEnvelope>,
 }
 
 /// An object being recovered.

@@ -206,8 +206,12 @@ impl Pg {
             trim_to,
         };
         let peers: Vec<i32> = self.pr.peers.keys().copied().collect();
-        for p in &peers {
-            self.send(*p, msg.clone());
+        let msg = std::sync::Arc::new(self.envelope(msg));
+        if !peers.is_empty() {
+            self.out.push(super::Effect::Broadcast {
+                to: peers.clone(),
+                env: msg.clone(),
+            });
         }
         self.pr.locked.entry(op.obj.clone()).or_default();
         self.pr.inflight.insert(
@@ -410,17 +414,14 @@ impl Pg {
     pub(super) fn resend_repops(&mut self) {
         let now = self.now;
         let due = self.cfg.resend_ticks;
-        let mut sends = Vec::new();
         for f in self.pr.inflight.values_mut() {
-            if f.sent + due <= now {
+            if f.sent + due <= now && !f.waiting.is_empty() {
                 f.sent = now;
-                for p in &f.waiting {
-                    sends.push((*p, f.msg.clone()));
-                }
+                self.out.push(super::Effect::Broadcast {
+                    to: f.waiting.iter().copied().collect(),
+                    env: f.msg.clone(),
+                });
             }
-        }
-        for (p, m) in sends {
-            self.send(p, m);
         }
     }
 }
