@@ -166,8 +166,6 @@ pub enum Phase {
     Active,
     /// Primary: a past interval that may have written has no member up.
     Down,
-    /// Primary: no member's log can be trusted to be complete.
-    Incomplete,
     /// Replica: activated by the current primary.
     ReplicaActive,
     /// The pool is gone.
@@ -461,7 +459,6 @@ impl Pg {
             Phase::GetInfo | Phase::GetLog(_) | Phase::WaitUpThru => "peering".into(),
             Phase::Activating => "activating".into(),
             Phase::Down => "down".into(),
-            Phase::Incomplete => "incomplete".into(),
             Phase::Active => {
                 let mut s = vec![if below_min { "peered" } else { "active" }];
                 let missing = !self.st.missing.is_empty()
