@@ -168,9 +168,10 @@ fn a_primary_back_from_out_serves_the_newest_copy() {
     assert_eq!(rt.block_on(pool.read("obj", 0, 0)).unwrap(), b"v2");
 }
 
-/// kill -9 of a busy PG's primary, three times, under a stream of appends
-/// and writes: every acknowledged write reads back, and no append (resent
-/// by the client with the same request id) lands twice.
+/// kill -9 of a busy PG's primary, three times, then of a replica, under
+/// a stream of appends and writes: every acknowledged write reads back, no
+/// append (resent by the client with the same request id) lands twice, and
+/// a dead replica holds writes up only until its failure is noticed.
 #[test]
 fn killing_the_primary_under_a_write_stream_keeps_every_write_once() {
     let mut c = cluster(&[]);
@@ -209,6 +210,25 @@ fn killing_the_primary_under_a_write_stream_keeps_every_write_once() {
         c.start_osd(p as u32);
         wait_for(60, "it back up", || c.osd_up(p as u32)?.then_some(()));
     }
+    // A replica dies: writes wait for its failure to be noticed (a few
+    // seconds with a 3 s grace), not for a replication timeout per op.
+    let replica = rt.block_on(async {
+        let map = r.monclient().refresh_map().await.unwrap();
+        let p = map.pool_by_name("p").unwrap().clone();
+        let pg = cluster::object_pg(&p, cluster::object_hash("", "stream"));
+        cluster::place_pg(&map.crush().unwrap(), &p, pg, &map.osd_states()).acting[1]
+    });
+    eprintln!("killing osd.{replica}, a replica of the stream");
+    c.kill_osd(replica as u32);
+    let before = rt.block_on(pool.stat("stream")).unwrap().size;
+    wait_for(30, "writes going on without the dead replica", || {
+        let now = rt.block_on(pool.stat("stream")).ok()?.size;
+        (now > before + 20).then_some(())
+    });
+    c.start_osd(replica as u32);
+    wait_for(60, "the replica back up", || {
+        c.osd_up(replica as u32)?.then_some(())
+    });
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let acked = rt.block_on(writer).unwrap();
     assert!(

@@ -5,7 +5,10 @@
 //! for `up_thru`). It reads the store directly (reads are local and
 //! synchronous) but never writes it: every change is a `Store` effect,
 //! applied by the caller in the order given, and reported back with
-//! [`Event::Committed`]. The OSD daemon wires it to QUIC and RocksDB; the
+//! [`Event::Committed`]. Reads of one object are safe while its own writes
+//! are in flight (an object is held until they commit); work that reads
+//! the whole PG (adopting a log, listing objects for a member to take
+//! anew) waits until every transaction the engine emitted has committed. The OSD daemon wires it to QUIC and RocksDB; the
 //! simulation in `osd/tests/` wires it to an in-process network with
 //! faults and an in-memory store that loses what was not committed.
 //!
@@ -186,6 +189,8 @@ enum OnCommit {
     Activated,
     /// A pulled object is durable here.
     Pulled(ObjectId),
+    /// The primary adopted the authoritative log: on to WaitUpThru.
+    Adopted,
 }
 
 /// A peer in the acting set, as the primary knows it.
@@ -278,6 +283,11 @@ pub struct Pg {
     /// Messages and ops from epochs newer than ours.
     early_msgs: Vec<(i32, PeerEnvelope)>,
     early_ops: Vec<ClientOp>,
+    /// Messages that read the whole PG from the store (a log to adopt, an
+    /// activation, a request for our log and object list), held until
+    /// every store transaction we emitted has committed: the store must
+    /// show what our memory does.
+    settling: Vec<(i32, PeerEnvelope)>,
     /// Ops that arrived while the PG was not active.
     waiting: VecDeque<ClientOp>,
     pr: Primary,
@@ -385,6 +395,7 @@ impl Pg {
             on_commit: BTreeMap::new(),
             early_msgs: Vec::new(),
             early_ops: Vec::new(),
+            settling: Vec::new(),
             waiting: VecDeque::new(),
             pr: Primary::default(),
             rep: Replica::default(),
@@ -603,6 +614,7 @@ impl Pg {
         }
         self.pr = Primary::default();
         self.rep = Replica::default();
+        self.settling.clear();
         self.phase = Phase::Stray;
     }
 
@@ -674,6 +686,14 @@ impl Pg {
             );
             return;
         }
+        let reads_whole_pg = matches!(
+            env.msg,
+            PeerMsg::Log { .. } | PeerMsg::Activate { .. } | PeerMsg::GetLog { .. }
+        );
+        if reads_whole_pg && !self.on_commit.is_empty() {
+            self.settling.push((from, env));
+            return;
+        }
         match env.msg {
             PeerMsg::Query => {
                 let info = self.st.info.clone();
@@ -734,6 +754,12 @@ impl Pg {
                 self.maybe_all_activated(store);
             }
             OnCommit::Pulled(obj) => self.on_pull_applied(store, obj),
+            OnCommit::Adopted => self.on_adopted(store),
+        }
+        if self.on_commit.is_empty() && !self.settling.is_empty() {
+            for (from, env) in std::mem::take(&mut self.settling) {
+                self.on_peer(store, from, env);
+            }
         }
     }
 

@@ -153,8 +153,9 @@ impl Pg {
         match self.adopt_log(store, info.log_tail, entries, objects) {
             Some(t) => {
                 self.st.info.history.merge(&info.history);
-                self.store_txn(t, OnCommit::Nothing);
-                self.check_up_thru(store);
+                // Activation lists our objects: wait until the store
+                // shows the adopted log's changes.
+                self.store_txn(t, OnCommit::Adopted);
             }
             None => {
                 // Our history does not join theirs: take everything.
@@ -285,6 +286,12 @@ impl Pg {
             i.last_complete = i.last_update;
         } else {
             i.last_complete = i.last_complete.min(i.last_update);
+        }
+    }
+
+    pub(super) fn on_adopted(&mut self, store: &dyn ObjectStore) {
+        if matches!(self.phase, Phase::GetLog(_)) {
+            self.check_up_thru(store);
         }
     }
 
