@@ -3,9 +3,10 @@
 //! duplication and reordering, with every read checked against the model
 //! of acknowledged state and every PG compared member by member at the end.
 //!
-//! `STRATA_SIM_SEEDS=N` runs N seeds (default 48), `STRATA_SIM_SEED=S`
-//! replays one, and `STRATA_SIM_SOAK_SECS=T` keeps running new seeds for T
-//! seconds (soak mode).
+//! `STRATA_SIM_SEEDS=N` runs N seeds (default 48) from
+//! `STRATA_SIM_FIRST_SEED` (default 1), `STRATA_SIM_SEED=S` replays one,
+//! and `STRATA_SIM_SOAK_SECS=T` keeps running new seeds for T seconds
+//! (soak mode).
 
 mod sim;
 
@@ -24,9 +25,10 @@ fn seeds_keep_every_acknowledged_write() {
     }
     let soak = env_u64("STRATA_SIM_SOAK_SECS");
     let count = env_u64("STRATA_SIM_SEEDS").unwrap_or(48);
+    let first = env_u64("STRATA_SIM_FIRST_SEED").unwrap_or(1);
     let start = std::time::Instant::now();
     let mut totals = sim::Stats::default();
-    let mut seed = 1u64;
+    let mut seed = first;
     loop {
         let s = run_seed(seed, SimConfig::default()).unwrap_or_else(|e| panic!("{e}"));
         totals.acked_writes += s.acked_writes;
@@ -36,7 +38,7 @@ fn seeds_keep_every_acknowledged_write() {
         seed += 1;
         let more = match soak {
             Some(secs) => start.elapsed().as_secs() < secs,
-            None => seed <= count,
+            None => seed < first + count,
         };
         if !more {
             break;
@@ -44,7 +46,7 @@ fn seeds_keep_every_acknowledged_write() {
     }
     eprintln!(
         "{} seeds in {:.1} s: {} acknowledged writes, {} reads checked, {} crashes, {} messages",
-        seed - 1,
+        seed - first,
         start.elapsed().as_secs_f64(),
         totals.acked_writes,
         totals.reads_checked,
