@@ -48,6 +48,22 @@ pub struct PgInfo {
 }
 
 impl PgInfo {
+    /// As `pg query` and the objectstore tool show it (Ceph's names).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "last_update": self.last_update.to_string(),
+            "last_complete": self.last_complete.to_string(),
+            "log_tail": self.log_tail.to_string(),
+            "last_epoch_started": self.last_epoch_started,
+            "history": {
+                "epoch_created": self.history.epoch_created,
+                "last_epoch_started": self.history.last_epoch_started,
+                "last_epoch_clean": self.history.last_epoch_clean,
+                "same_interval_since": self.history.same_interval_since,
+            },
+        })
+    }
+
     /// A member that holds nothing of the PG.
     pub fn is_empty(&self) -> bool {
         self.last_update == Version::ZERO && self.log_tail == Version::ZERO

@@ -99,6 +99,16 @@ pub struct PastInterval {
 }
 
 impl PastInterval {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "first": self.first,
+            "last": self.last,
+            "acting": self.acting,
+            "primary": self.primary,
+            "maybe_went_rw": self.maybe_went_rw,
+        })
+    }
+
     /// The interval `[first, last]` as the map of its last epoch shows it.
     pub fn ended(first: u32, lastmap: &PgEpoch) -> PastInterval {
         let p = lastmap.primary;

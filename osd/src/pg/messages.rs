@@ -11,18 +11,8 @@ use rkyv::{Archive, Deserialize, Serialize};
 
 use super::info::{History, PgInfo};
 use super::log::LogEntry;
+pub use crate::store::ObjectState;
 use crate::store::{ObjectId, Op};
-
-/// An object's whole state, as recovery copies it.
-#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct ObjectState {
-    pub version: Version,
-    pub mtime_ns: u64,
-    pub data: Vec<u8>,
-    pub xattrs: Vec<(String, Vec<u8>)>,
-    pub omap_header: Vec<u8>,
-    pub omap: Vec<(Vec<u8>, Vec<u8>)>,
-}
 
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum PeerMsg {

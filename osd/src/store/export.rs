@@ -15,9 +15,9 @@ use rkyv::{Archive, Deserialize, Serialize};
 
 use super::codec::{decode, encode};
 use super::error::StoreError;
-use super::transaction::{Op, Transaction};
+use super::transaction::Transaction;
 use super::types::{CollectionId, ObjectId, Version};
-use super::MetaOp;
+use super::{MetaOp, ObjectState};
 use super::{ObjectStore, Result, RocksStore};
 
 const MAGIC: &[u8] = b"STRATA-PG-EXPORT 1\n";
@@ -25,12 +25,7 @@ const MAGIC: &[u8] = b"STRATA-PG-EXPORT 1\n";
 #[derive(Archive, Serialize, Deserialize, Debug)]
 pub struct ExportObject {
     pub obj: ObjectId,
-    pub version: Version,
-    pub mtime_ns: u64,
-    pub data: Vec<u8>,
-    pub xattrs: Vec<(String, Vec<u8>)>,
-    pub omap_header: Vec<u8>,
-    pub omap: Vec<(Vec<u8>, Vec<u8>)>,
+    pub state: ObjectState,
 }
 
 #[derive(Archive, Serialize, Deserialize, Debug)]
@@ -75,29 +70,12 @@ pub fn export(store: &dyn ObjectStore, c: &CollectionId, out: &mut dyn Write) ->
     loop {
         let page = store.list_objects(c, cursor.as_ref(), 256)?;
         for obj in page.objects {
-            let stat = store.stat(c, &obj)?;
-            let data = store.read(c, &obj, 0, stat.size)?;
-            let mut omap = Vec::new();
-            let mut after: Option<Vec<u8>> = None;
-            loop {
-                let p = store.omap_list(c, &obj, after.as_deref(), None, 1024)?;
-                after = p.entries.last().map(|(k, _)| k.clone());
-                omap.extend(p.entries);
-                if !p.more {
-                    break;
-                }
-            }
-            s.objects += 1;
-            s.bytes += data.len() as u64;
-            let rec = ExportObject {
-                xattrs: store.getxattrs(c, &obj)?,
-                omap_header: store.omap_header(c, &obj)?,
-                obj,
-                version: stat.version,
-                mtime_ns: stat.mtime_ns,
-                data,
-                omap,
+            let Some(state) = ObjectState::read(store, c, &obj)? else {
+                continue; // removed while we listed
             };
+            s.objects += 1;
+            s.bytes += state.data.len() as u64;
+            let rec = ExportObject { obj, state };
             write_record(out, &Record::Object(rec))?;
         }
         match page.next {
@@ -194,33 +172,11 @@ fn import_body(
     loop {
         match read_record(input, max)? {
             Record::Object(o) => {
-                let mut t = Transaction::new(pgid, o.version);
-                t.mtime_ns = o.mtime_ns;
+                let mut t = Transaction::new(pgid, o.state.version);
+                t.mtime_ns = o.state.mtime_ns;
                 s.objects += 1;
-                s.bytes += o.data.len() as u64;
-                t = t.op(Op::WriteFull {
-                    obj: o.obj.clone(),
-                    data: o.data,
-                });
-                for (name, value) in o.xattrs {
-                    t = t.op(Op::SetXattr {
-                        obj: o.obj.clone(),
-                        name,
-                        value,
-                    });
-                }
-                if !o.omap_header.is_empty() {
-                    t = t.op(Op::OmapSetHeader {
-                        obj: o.obj.clone(),
-                        header: o.omap_header,
-                    });
-                }
-                if !o.omap.is_empty() {
-                    t = t.op(Op::OmapSet {
-                        obj: o.obj,
-                        entries: o.omap,
-                    });
-                }
+                s.bytes += o.state.data.len() as u64;
+                t.ops = o.state.put_ops(&o.obj);
                 store.submit(t)?;
             }
             Record::Meta(entries) => {

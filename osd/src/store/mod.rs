@@ -14,6 +14,7 @@ mod error;
 pub mod export;
 mod keys;
 pub mod mem;
+mod object_state;
 mod options;
 mod rocks;
 mod transaction;
@@ -21,6 +22,7 @@ mod types;
 
 pub use error::StoreError;
 pub use mem::MemStore;
+pub use object_state::ObjectState;
 pub(crate) use options::validate;
 pub use options::StoreOptions;
 pub use rocks::RocksStore;

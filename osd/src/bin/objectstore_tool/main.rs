@@ -134,24 +134,13 @@ fn run(a: Args) -> CliResult<ExitCode> {
             let c = pgid(&p)?;
             match osd::pg::info::load(s, &c).map_err(e)? {
                 Some(st) => {
-                    let i = &st.info;
-                    print_json(serde_json::json!({
-                        "pgid": c.to_string(),
-                        "last_update": i.last_update.to_string(),
-                        "last_complete": i.last_complete.to_string(),
-                        "log_tail": i.log_tail.to_string(),
-                        "last_epoch_started": i.last_epoch_started,
-                        "history": {
-                            "epoch_created": i.history.epoch_created,
-                            "last_epoch_started": i.history.last_epoch_started,
-                            "last_epoch_clean": i.history.last_epoch_clean,
-                            "same_interval_since": i.history.same_interval_since,
-                        },
-                        "log_entries": st.log.len(),
-                        "dups": st.log.dups().count(),
-                        "missing": st.missing.iter().map(|(o, v)| serde_json::json!({"namespace": o.ns, "oid": o.name, "need": v.to_string()})).collect::<Vec<_>>(),
-                        "past_intervals": st.past.intervals.iter().map(|i| serde_json::json!({"first": i.first, "last": i.last, "acting": i.acting, "primary": i.primary, "maybe_went_rw": i.maybe_went_rw})).collect::<Vec<_>>(),
-                    }))
+                    let mut v = st.info.to_json();
+                    v["pgid"] = serde_json::json!(c.to_string());
+                    v["log_entries"] = serde_json::json!(st.log.len());
+                    v["dups"] = serde_json::json!(st.log.dups().count());
+                    v["missing"] = st.missing.iter().map(|(o, n)| serde_json::json!({"namespace": o.ns, "oid": o.name, "need": n.to_string()})).collect();
+                    v["past_intervals"] = st.past.intervals.iter().map(|i| i.to_json()).collect();
+                    print_json(v)
                 }
                 None => print_json(serde_json::json!({"pgid": c.to_string(), "info": null})),
             }

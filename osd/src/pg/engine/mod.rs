@@ -793,31 +793,7 @@ impl Pg {
     }
 
     fn local_state(&self, store: &dyn ObjectStore, obj: &ObjectId) -> Option<ObjectState> {
-        let c = &self.coll;
-        let st = store.stat(c, obj).ok()?;
-        let data = store.read(c, obj, 0, st.size).ok()?;
-        let xattrs = store.getxattrs(c, obj).ok()?;
-        let omap_header = store.omap_header(c, obj).ok()?;
-        let mut omap = Vec::new();
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = store
-                .omap_list(c, obj, after.as_deref(), None, 10_000)
-                .ok()?;
-            after = page.entries.last().map(|(k, _)| k.clone());
-            omap.extend(page.entries);
-            if !page.more {
-                break;
-            }
-        }
-        Some(ObjectState {
-            version: st.version,
-            mtime_ns: st.mtime_ns,
-            data,
-            xattrs,
-            omap_header,
-            omap,
-        })
+        ObjectState::read(store, &self.coll, obj).ok().flatten()
     }
 
     /// The object's version here (`None`: absent).

@@ -4,22 +4,6 @@
 use serde_json::{json, Value};
 
 use super::{Pg, Phase};
-use crate::pg::info::PgInfo;
-
-fn info_json(i: &PgInfo) -> Value {
-    json!({
-        "last_update": i.last_update.to_string(),
-        "last_complete": i.last_complete.to_string(),
-        "log_tail": i.log_tail.to_string(),
-        "last_epoch_started": i.last_epoch_started,
-        "history": {
-            "epoch_created": i.history.epoch_created,
-            "last_epoch_started": i.history.last_epoch_started,
-            "last_epoch_clean": i.history.last_epoch_clean,
-            "same_interval_since": i.history.same_interval_since,
-        },
-    })
-}
 
 impl Pg {
     /// The PG's state, its sets, info, past intervals, what its peers
@@ -56,28 +40,14 @@ impl Pg {
             }
             _ => String::new(),
         };
-        let past: Vec<Value> = self
-            .st
-            .past
-            .intervals
-            .iter()
-            .map(|i| {
-                json!({
-                    "first": i.first,
-                    "last": i.last,
-                    "acting": i.acting,
-                    "primary": i.primary,
-                    "maybe_went_rw": i.maybe_went_rw,
-                })
-            })
-            .collect();
+        let past: Vec<Value> = self.st.past.intervals.iter().map(|i| i.to_json()).collect();
         let peers: Vec<Value> = self
             .pr
             .infos
             .iter()
             .filter(|(o, _)| **o != self.me)
             .map(|(o, i)| {
-                let mut v = info_json(i);
+                let mut v = i.to_json();
                 v["peer"] = json!(o);
                 v["missing"] = json!(self.pr.peers.get(o).map_or(0, |p| p.missing.len()));
                 v
@@ -90,7 +60,7 @@ impl Pg {
             "up": self.cur.up,
             "acting": self.cur.acting,
             "primary": self.cur.primary,
-            "info": info_json(&self.st.info),
+            "info": self.st.info.to_json(),
             "log_entries": self.st.log.len(),
             "missing": self.st.missing.len(),
             "unfound": self.pr.unfound.len(),

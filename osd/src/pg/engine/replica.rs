@@ -8,7 +8,7 @@ use super::{OnCommit, Pg, Phase};
 use crate::pg::info::meta;
 use crate::pg::log::LogEntry;
 use crate::pg::messages::{ObjectState, PeerEnvelope, PeerMsg};
-use crate::store::{ObjectId, ObjectStore, Op, Transaction};
+use crate::store::{ObjectId, ObjectStore, Transaction};
 
 /// At most this many writes wait for the ones before them.
 const MAX_EARLY: usize = 4096;
@@ -209,34 +209,5 @@ impl Pg {
 /// Replaces `obj` with `state` in `t`.
 pub(super) fn put_object(t: &mut Transaction, obj: &ObjectId, state: ObjectState) {
     t.mtime_ns = state.mtime_ns;
-    t.ops.push(Op::Discard { obj: obj.clone() });
-    t.ops.push(Op::Create {
-        obj: obj.clone(),
-        exclusive: false,
-    });
-    if !state.data.is_empty() {
-        t.ops.push(Op::WriteFull {
-            obj: obj.clone(),
-            data: state.data,
-        });
-    }
-    for (name, value) in state.xattrs {
-        t.ops.push(Op::SetXattr {
-            obj: obj.clone(),
-            name,
-            value,
-        });
-    }
-    if !state.omap_header.is_empty() {
-        t.ops.push(Op::OmapSetHeader {
-            obj: obj.clone(),
-            header: state.omap_header,
-        });
-    }
-    if !state.omap.is_empty() {
-        t.ops.push(Op::OmapSet {
-            obj: obj.clone(),
-            entries: state.omap,
-        });
-    }
+    t.ops.extend(state.put_ops(obj));
 }
