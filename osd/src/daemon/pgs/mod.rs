@@ -64,7 +64,10 @@ impl Shared {
                 continue;
             };
             let (me, msg) = (self.clone(), msg.clone());
-            let pg = format!("{}.{:x}", env.pool, env.seed);
+            let pg = PgId {
+                pool: env.pool,
+                seed: env.seed,
+            };
             tokio::spawn(async move {
                 if let Err(e) = me
                     .mc
