@@ -184,6 +184,17 @@ pub struct Trimmed {
     pub forgotten: Vec<Version>,
 }
 
+/// Are `entries` strictly increasing, all after `tail`? (A log from a
+/// peer is checked before it is compared or adopted.)
+pub fn well_ordered(tail: Version, entries: &[LogEntry]) -> bool {
+    let mut prev = tail;
+    entries.iter().all(|e| {
+        let ok = e.version > prev;
+        prev = e.version;
+        ok
+    })
+}
+
 /// How a member's log relates to the authoritative one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Merge {
@@ -334,6 +345,15 @@ mod tests {
         assert_eq!(l.head(), Version::new(1, 5));
         assert_eq!(l.lookup(&r3), Some(Version::new(1, 3)));
         assert_eq!(l.dups().count(), 2);
+    }
+
+    #[test]
+    fn a_log_out_of_order_is_not_well_ordered() {
+        let es = vec![e(1, 2, "a", (0, 0)), e(1, 3, "a", (0, 0))];
+        assert!(well_ordered(Version::new(1, 1), &es));
+        assert!(!well_ordered(Version::new(1, 2), &es), "not after the tail");
+        let back = vec![e(1, 3, "a", (0, 0)), e(1, 2, "a", (0, 0))];
+        assert!(!well_ordered(Version::ZERO, &back));
     }
 
     #[test]

@@ -15,11 +15,13 @@
 
 #![allow(dead_code)]
 
+mod check;
 pub mod client;
+mod faults;
 pub mod maps;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use ::cluster::PgId;
@@ -305,138 +307,6 @@ impl Sim {
 
     /// Every client idle with nothing pending, every PG active+clean on
     /// its primary, every OSD up to date.
-    fn settled(&self) -> bool {
-        if self.clients.iter().any(|c| c.pending.is_some()) {
-            return false;
-        }
-        let latest = self.maps.latest();
-        if self
-            .osds
-            .iter()
-            .any(|o| !o.alive || o.epoch != latest.epoch || !latest.is_up(o.id))
-        {
-            return false;
-        }
-        self.pgs().all(|pg| {
-            let pe = latest.pg_epoch(pg);
-            pe.primary >= 0
-                && pe.acting.len() == self.cfg.size as usize
-                && self.osds[pe.primary as usize]
-                    .pgs
-                    .get(&pg)
-                    .is_some_and(|p| p.is_clean())
-                && pe
-                    .acting
-                    .iter()
-                    .all(|o| self.osds[*o as usize].queue.is_empty())
-        })
-    }
-
-    fn describe(&self) -> String {
-        let latest = self.maps.latest();
-        let mut s = format!("epoch {} osds:", latest.epoch);
-        for o in &self.osds {
-            s += &format!(
-                " osd.{}({}, map {}, {} queued)",
-                o.id,
-                if o.alive { "alive" } else { "dead" },
-                o.epoch,
-                o.queue.len()
-            );
-        }
-        s += "\n";
-        for pg in self.pgs() {
-            let pe = latest.pg_epoch(pg);
-            s += &format!("PG {pg} acting {:?}:", pe.acting);
-            for o in &pe.acting {
-                if let Some(p) = self.osds[*o as usize].pgs.get(&pg) {
-                    s += &format!(
-                        " osd.{o}={} (phase {:?}, lu {}, missing {}, peers missing {:?}, unfound {}, blocked {:?})",
-                        p.state_name(),
-                        p.phase(),
-                        p.info().last_update,
-                        p.missing().len(),
-                        p.peer_missing(),
-                        p.unfound(),
-                        p.blocked_by()
-                    );
-                }
-            }
-            s += "\n";
-        }
-        for c in &self.clients {
-            if let Some(p) = &c.pending {
-                s += &format!(
-                    "client.{} waits on {} {:?} (attempts {})\n",
-                    c.id, p.reqid, p.obj, p.attempts
-                );
-            }
-        }
-        s
-    }
-
-    /// After settling: every acting member of every PG holds exactly the
-    /// objects of the model, byte for byte.
-    fn check_final(&self) -> Result<(), String> {
-        let latest = self.maps.latest();
-        let mut want: BTreeMap<PgId, BTreeMap<String, &client::ObjModel>> = BTreeMap::new();
-        for c in &self.clients {
-            for (o, m) in &c.model {
-                if m.exists {
-                    let pg = PgId {
-                        pool: POOL,
-                        seed: ::cluster::stable_mod(
-                            o.hash(),
-                            self.cfg.pgs,
-                            ::cluster::pg::mask_for(self.cfg.pgs),
-                        ),
-                    };
-                    want.entry(pg).or_default().insert(o.name.clone(), m);
-                }
-            }
-        }
-        for pg in self.pgs() {
-            let pe = latest.pg_epoch(pg);
-            for o in &pe.acting {
-                let dump = self.osds[*o as usize].store.dump(&coll(pg));
-                let have: BTreeMap<String, client::ObjModel> = dump
-                    .into_iter()
-                    .map(|(id, _v, data, x, _h, omap)| {
-                        (
-                            id.name,
-                            client::ObjModel {
-                                exists: true,
-                                data,
-                                xattrs: x.into_iter().collect(),
-                                omap: omap.into_iter().collect(),
-                            },
-                        )
-                    })
-                    .collect();
-                let expect: BTreeMap<String, client::ObjModel> = want
-                    .get(&pg)
-                    .map(|m| m.iter().map(|(k, v)| (k.clone(), (*v).clone())).collect())
-                    .unwrap_or_default();
-                if have != expect {
-                    let diff: Vec<String> = expect
-                        .keys()
-                        .chain(have.keys())
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .filter(|k| have.get(*k) != expect.get(*k))
-                        .map(|k| format!("{k}: have {:?} want {:?}", have.get(k), expect.get(k)))
-                        .collect();
-                    return Err(format!(
-                        "PG {pg} on osd.{o} differs from the acknowledged state:\n  {}\n{}",
-                        diff.join("\n  "),
-                        self.describe()
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn step(&mut self, ev: Ev) -> Result<(), String> {
         match ev {
             Ev::Deliver { to, gen, from, env } => {
@@ -744,93 +614,6 @@ impl Sim {
         }
     }
 
-    fn fault(&mut self) {
-        let n = self.cfg.osds as i32;
-        match self.rng.random_range(0..10) {
-            0..=3 => {
-                // Crash an OSD (keep enough alive that the run means something).
-                let alive: Vec<i32> = (0..n).filter(|o| self.osds[*o as usize].alive).collect();
-                if alive.len() as u32 > self.cfg.min_size {
-                    let o = alive[self.rng.random_range(0..alive.len())];
-                    self.crash(o);
-                }
-            }
-            4 => {
-                let o = self.rng.random_range(0..n);
-                let inn = self.rng.random_bool(0.6);
-                let ins = self.maps.latest().osds.values().filter(|s| s.inn).count();
-                if (inn || ins > self.cfg.size as usize) && self.maps.set_in(o, inn).is_some() {
-                    self.broadcast_map();
-                }
-            }
-            5 | 6 => {
-                let a = self.rng.random_range(0..n);
-                let b = self.rng.random_range(0..n);
-                if a != b {
-                    let until = self.now + self.rng.random_range(200..3000);
-                    self.partitions.insert((a.min(b), a.max(b)), until);
-                }
-            }
-            7 => {
-                // A slow link to the monitors: this OSD's maps lag.
-                let o = self.rng.random_range(0..n);
-                self.osds[o as usize].map_hold_until = self.now + self.rng.random_range(100..2000);
-            }
-            _ => {}
-        }
-    }
-
-    fn crash(&mut self, osd: i32) {
-        trace!(self, "CRASH osd.{osd}");
-        self.stats.crashes += 1;
-        let o = &mut self.osds[osd as usize];
-        o.alive = false;
-        o.gen += 1;
-        o.pgs.clear();
-        o.queue.clear();
-        o.early.clear();
-        o.applying = false;
-        o.store.crash();
-        let gen = o.gen;
-        let detect = self.rng.random_range(100..1500);
-        self.at(detect, Ev::MarkDown { osd, gen });
-        let back = self.rng.random_range(500..6000);
-        self.at(back, Ev::Restart { osd });
-    }
-
-    fn restart(&mut self, osd: i32) -> Result<(), String> {
-        if self.osds[osd as usize].alive {
-            return Ok(());
-        }
-        let latest = self.maps.latest().epoch;
-        let o = &mut self.osds[osd as usize];
-        o.alive = true;
-        o.gen += 1;
-        o.map_hold_until = 0;
-        let gen = o.gen;
-        let store = o.store.clone();
-        let colls = store.list_collections().map_err(|e| e.to_string())?;
-        for c in colls {
-            let pg = c.pg();
-            let epochs = self.maps.pg_epochs(pg, 1, latest);
-            let loaded = Pg::load(pg, osd, self.pgcfg.clone(), store.as_ref(), &epochs)
-                .map_err(|e| format!("osd.{osd} cannot load PG {pg}: {e}"))?;
-            if let Some((p, eff)) = loaded {
-                self.osds[osd as usize].pgs.insert(pg, p);
-                self.run_effects(osd, pg, eff)?;
-            }
-        }
-        self.osds[osd as usize].epoch = latest;
-        // Boot: the monitors mark the new incarnation up.
-        let two_step = self.rng.random_bool(0.5);
-        let e = self.maps.boot(osd, two_step);
-        trace!(self, "RESTART osd.{osd}: up at epoch {e}");
-        self.broadcast_map();
-        let t = self.rng.random_range(0..100);
-        self.at(t, Ev::Tick { osd, gen });
-        Ok(())
-    }
-
     fn client_wake(&mut self, client: u32) {
         let now = self.now;
         let c = &mut self.clients[client as usize];
@@ -947,18 +730,18 @@ impl Sim {
     }
 }
 
-fn trace_on() -> bool {
+pub fn trace_on() -> bool {
     std::env::var_os("STRATA_SIM_TRACE").is_some()
 }
 
 macro_rules! trace {
     ($sim:expr, $($arg:tt)*) => {
-        if trace_on() {
+        if $crate::sim::trace_on() {
             eprintln!("[{:>6} ms] {}", $sim.now, format!($($arg)*));
         }
     };
 }
-use trace;
+pub(crate) use trace;
 
 /// Runs one seed, with its description on failure.
 pub fn run_seed(seed: u64, cfg: SimConfig) -> Result<Stats, String> {

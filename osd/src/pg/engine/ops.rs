@@ -250,7 +250,7 @@ impl Pg {
         ops: &[Op],
     ) -> Result<bool, StepError> {
         let c = &self.coll;
-        let refuse = |e: StoreError| (None, super::store_err(e));
+        let refuse = |e: StoreError| (None, client_ops::store_err(e));
         let stat = store.stat(c, &op.obj).ok();
         let mut exists = stat.is_some();
         let mut size = stat.map_or(0, |s| s.size);

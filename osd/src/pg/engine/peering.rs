@@ -206,6 +206,15 @@ impl Pg {
         entries: Vec<LogEntry>,
         resync: Option<Vec<(ObjectId, Version)>>,
     ) -> Option<Transaction> {
+        if !crate::pg::log::well_ordered(auth_tail, &entries) {
+            // Bytes from a peer: never let a malformed log into ours.
+            tracing::warn!(
+                pg = %self.pgid,
+                "osd.{}: refusing a log whose entries are not in order after {auth_tail}",
+                self.me
+            );
+            return None;
+        }
         let mut t = self.txn();
         match crate::pg::log::plan_merge(&self.st.log, auth_tail, &entries) {
             Merge::Resync => {

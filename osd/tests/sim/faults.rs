@@ -1,0 +1,98 @@
+//! The faults the simulation injects: crashes (losing every store
+//! transaction not yet committed), restarts, out/in, partitions and slow
+//! map delivery.
+
+use osd::pg::engine::Pg;
+use osd::store::ObjectStore;
+use rand::Rng;
+
+use super::{trace, Ev, Sim};
+
+impl Sim {
+    pub(super) fn fault(&mut self) {
+        let n = self.cfg.osds as i32;
+        match self.rng.random_range(0..10) {
+            0..=3 => {
+                // Crash an OSD (keep enough alive that the run means something).
+                let alive: Vec<i32> = (0..n).filter(|o| self.osds[*o as usize].alive).collect();
+                if alive.len() as u32 > self.cfg.min_size {
+                    let o = alive[self.rng.random_range(0..alive.len())];
+                    self.crash(o);
+                }
+            }
+            4 => {
+                let o = self.rng.random_range(0..n);
+                let inn = self.rng.random_bool(0.6);
+                let ins = self.maps.latest().osds.values().filter(|s| s.inn).count();
+                if (inn || ins > self.cfg.size as usize) && self.maps.set_in(o, inn).is_some() {
+                    self.broadcast_map();
+                }
+            }
+            5 | 6 => {
+                let a = self.rng.random_range(0..n);
+                let b = self.rng.random_range(0..n);
+                if a != b {
+                    let until = self.now + self.rng.random_range(200..3000);
+                    self.partitions.insert((a.min(b), a.max(b)), until);
+                }
+            }
+            7 => {
+                // A slow link to the monitors: this OSD's maps lag.
+                let o = self.rng.random_range(0..n);
+                self.osds[o as usize].map_hold_until = self.now + self.rng.random_range(100..2000);
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn crash(&mut self, osd: i32) {
+        trace!(self, "CRASH osd.{osd}");
+        self.stats.crashes += 1;
+        let o = &mut self.osds[osd as usize];
+        o.alive = false;
+        o.gen += 1;
+        o.pgs.clear();
+        o.queue.clear();
+        o.early.clear();
+        o.applying = false;
+        o.store.crash();
+        let gen = o.gen;
+        let detect = self.rng.random_range(100..1500);
+        self.at(detect, Ev::MarkDown { osd, gen });
+        let back = self.rng.random_range(500..6000);
+        self.at(back, Ev::Restart { osd });
+    }
+
+    pub(super) fn restart(&mut self, osd: i32) -> Result<(), String> {
+        if self.osds[osd as usize].alive {
+            return Ok(());
+        }
+        let latest = self.maps.latest().epoch;
+        let o = &mut self.osds[osd as usize];
+        o.alive = true;
+        o.gen += 1;
+        o.map_hold_until = 0;
+        let gen = o.gen;
+        let store = o.store.clone();
+        let colls = store.list_collections().map_err(|e| e.to_string())?;
+        for c in colls {
+            let pg = c.pg();
+            let epochs = self.maps.pg_epochs(pg, 1, latest);
+            let loaded = Pg::load(pg, osd, self.pgcfg.clone(), store.as_ref(), &epochs)
+                .map_err(|e| format!("osd.{osd} cannot load PG {pg}: {e}"))?;
+            if let Some((p, eff)) = loaded {
+                self.osds[osd as usize].pgs.insert(pg, p);
+                self.run_effects(osd, pg, eff)?;
+            }
+        }
+        self.osds[osd as usize].epoch = latest;
+        // Boot: the monitors mark the new incarnation up.
+        let two_step = self.rng.random_bool(0.5);
+        let e = self.maps.boot(osd, two_step);
+        trace!(self, "RESTART osd.{osd}: up at epoch {e}");
+        self.broadcast_map();
+        let t = self.rng.random_range(0..100);
+        self.at(t, Ev::Tick { osd, gen });
+        Ok(())
+    }
+}
