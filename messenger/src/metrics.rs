@@ -36,18 +36,32 @@ static ERRORS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+/// The per-frame counters, looked up by label once.
+static SENT: LazyLock<[IntCounter; 2]> = LazyLock::new(|| {
+    [
+        FRAMES.with_label_values(&["sent"]),
+        BYTES.with_label_values(&["sent"]),
+    ]
+});
+static RECEIVED: LazyLock<[IntCounter; 2]> = LazyLock::new(|| {
+    [
+        FRAMES.with_label_values(&["received"]),
+        BYTES.with_label_values(&["received"]),
+    ]
+});
+
 fn count(v: &IntCounterVec, label: &str) -> IntCounter {
     v.with_label_values(&[label])
 }
 
 pub(crate) fn sent(bytes: usize) {
-    count(&FRAMES, "sent").inc();
-    count(&BYTES, "sent").inc_by(bytes as u64);
+    SENT[0].inc();
+    SENT[1].inc_by(bytes as u64);
 }
 
 pub(crate) fn received(bytes: usize) {
-    count(&FRAMES, "received").inc();
-    count(&BYTES, "received").inc_by(bytes as u64);
+    RECEIVED[0].inc();
+    RECEIVED[1].inc_by(bytes as u64);
 }
 
 pub(crate) fn bad_frame() {

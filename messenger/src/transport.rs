@@ -272,7 +272,7 @@ impl Messenger {
         msg: &Message,
         timeout: Duration,
     ) -> Result<Message, MessengerError> {
-        let name = format!("{entity} at {peer}");
+        let name = || format!("{entity} at {peer}");
         let action = self
             .filter
             .read()
@@ -287,7 +287,7 @@ impl Messenger {
             }
             let conn = self.connection(peer, entity).await?;
             let closed = |e: String| MessengerError::Connection {
-                peer: name.clone(),
+                peer: name(),
                 reason: e,
             };
             let (mut send, mut recv) = conn.open_bi().await.map_err(|e| closed(e.to_string()))?;
@@ -301,10 +301,12 @@ impl Messenger {
         };
         tokio::time::timeout(timeout, work)
             .await
-            .unwrap_or(Err(MessengerError::Timeout {
-                peer: name,
-                after: timeout,
-            }))
+            .unwrap_or_else(|_| {
+                Err(MessengerError::Timeout {
+                    peer: name(),
+                    after: timeout,
+                })
+            })
     }
 
     /// Writes `bytes` as they are on a new stream to `entity` at `peer` and
@@ -347,18 +349,15 @@ impl Messenger {
         entity: &EntityName,
         msg: &Message,
     ) -> Result<(), MessengerError> {
-        let name = format!("{entity} at {peer}");
+        // The peer's name is formatted only for an error: this is the
+        // path of every replicated write.
+        let failed = |reason: String| MessengerError::Connection {
+            peer: format!("{entity} at {peer}"),
+            reason,
+        };
         let conn = self.connection(peer, entity).await?;
-        let mut send = conn
-            .open_uni()
-            .await
-            .map_err(|e| MessengerError::Connection {
-                peer: name.clone(),
-                reason: e.to_string(),
-            })?;
-        write_message(&mut send, msg)
-            .await
-            .map_err(|reason| MessengerError::Connection { peer: name, reason })
+        let mut send = conn.open_uni().await.map_err(|e| failed(e.to_string()))?;
+        write_message(&mut send, msg).await.map_err(failed)
     }
 
     /// Pushes a one-way message to an entity connected to us (a subscriber

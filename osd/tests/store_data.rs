@@ -260,6 +260,67 @@ fn a_failing_transaction_changes_nothing() {
     assert_eq!(blob_files(&s), 0, "the staged blob was cleaned up");
 }
 
+/// A group commit applies its transactions in order (each sees the ones
+/// before it), fails a refused one alone, reclaims replaced blobs, and
+/// leaves everything durable across a reopen.
+#[test]
+fn group_commit_applies_in_order_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("osd");
+    let opts = StoreOptions {
+        inline_max: INLINE,
+        ..StoreOptions::default()
+    };
+    let (big, small) = (obj("big"), obj("small"));
+    let mut want = pattern(30_000, 7);
+    {
+        let s = RocksStore::mkfs(&path, opts.clone()).unwrap();
+        s.create_collection(&pg()).unwrap();
+        let results = s.submit_group(vec![
+            txn(vec![Op::WriteFull {
+                obj: big.clone(),
+                data: want.clone(),
+            }]),
+            txn(vec![Op::Append {
+                obj: big.clone(),
+                data: b"tail".to_vec(),
+            }]),
+            txn(vec![Op::Create {
+                obj: big.clone(),
+                exclusive: true,
+            }]),
+            // An overwrite inside the blob copies it: the blob the first
+            // two wrote is replaced within the same group.
+            txn(vec![Op::Write {
+                obj: big.clone(),
+                offset: 10,
+                data: b"XY".to_vec(),
+            }]),
+            txn(vec![Op::Remove { obj: small.clone() }]),
+            txn(vec![Op::WriteFull {
+                obj: small.clone(),
+                data: b"tiny".to_vec(),
+            }]),
+        ]);
+        let ok: Vec<bool> = results.iter().map(|r| r.is_ok()).collect();
+        assert_eq!(ok, [true, true, false, true, false, true]);
+        assert!(
+            matches!(results[2], Err(StoreError::ObjectExists { .. })),
+            "{:?}",
+            results[2]
+        );
+        want.extend_from_slice(b"tail");
+        want[10..12].copy_from_slice(b"XY");
+        assert_eq!(read_all(&s, &big), want);
+        assert_eq!(blob_files(&s), 1, "the replaced blob was reclaimed");
+        assert_eq!(s.submit_group(Vec::new()).len(), 0);
+    }
+    let s = RocksStore::open(&path, opts).unwrap();
+    assert_eq!(read_all(&s, &big), want);
+    assert_eq!(read_all(&s, &small), b"tiny");
+    assert!(s.fsck(true).unwrap().errors.is_empty());
+}
+
 #[test]
 fn data_survives_reopen_and_orphan_blobs_are_reclaimed() {
     let dir = tempfile::tempdir().unwrap();

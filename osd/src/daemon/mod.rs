@@ -10,6 +10,7 @@ pub mod maps;
 pub mod mkfs;
 pub mod pgs;
 mod run;
+pub mod store_writer;
 pub mod superblock;
 
 pub use run::run;

@@ -20,6 +20,7 @@ use monclient::{ClientError, MonClient};
 use super::heartbeat::{ping_message, Heartbeat};
 use super::host;
 use super::pgs::PgHost;
+use super::store_writer::StoreWriter;
 use super::superblock::OsdDir;
 use crate::pg::engine::PgConfig;
 use crate::store::{RocksStore, StoreOptions};
@@ -142,9 +143,12 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
         max_object_size: opts.osd_max_object_size,
         ..PgConfig::default()
     };
+    let writer = StoreWriter::start(store.clone())
+        .map_err(|e| format!("starting the store writer thread: {e}"))?;
     let pgs = PgHost::new(
         id,
         store,
+        writer,
         mc.clone(),
         pg_config,
         Duration::from_secs_f64(opts.client_mon_timeout),

@@ -161,6 +161,17 @@ impl PastIntervals {
         self.intervals.retain(|i| i.last >= les);
     }
 
+    /// The members of intervals since `les` that may have written and
+    /// are not up now: who an incomplete PG waits for.
+    pub fn members_down(&self, cur: &PgEpoch, les: u32) -> BTreeSet<i32> {
+        self.intervals
+            .iter()
+            .filter(|i| i.last >= les && i.maybe_went_rw)
+            .flat_map(|i| i.acting.iter().copied())
+            .filter(|o| *o >= 0 && !cur.osds.is_up(*o))
+            .collect()
+    }
+
     pub fn prior_set(&self, cur: &PgEpoch, les: u32) -> PriorSet {
         let mut s = PriorSet::default();
         for o in cur.up.iter().chain(&cur.acting) {

@@ -40,6 +40,8 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("the store writer has stopped")]
+    Closed,
     #[error("rocksdb: {0}")]
     Db(#[from] rocksdb::Error),
 }

@@ -57,6 +57,14 @@ pub trait ObjectStore: Send + Sync {
     /// Applies a transaction atomically; when it returns `Ok`, it is durable.
     fn submit(&self, t: Transaction) -> Result<()>;
 
+    /// Applies transactions in order, each atomically and each seeing the
+    /// ones before it, and makes them durable together (one sync for the
+    /// group). A transaction that fails leaves nothing behind and does not
+    /// stop the others; when this returns, every `Ok` is durable.
+    fn submit_group(&self, ts: Vec<Transaction>) -> Vec<Result<()>> {
+        ts.into_iter().map(|t| self.submit(t)).collect()
+    }
+
     fn stat(&self, c: &CollectionId, o: &ObjectId) -> Result<ObjectStat>;
     /// Reads `len` bytes at `offset` (fewer at the end of the object).
     fn read(&self, c: &CollectionId, o: &ObjectId, offset: u64, len: u64) -> Result<Vec<u8>>;

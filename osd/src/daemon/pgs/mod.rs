@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::caps::CapsCache;
 use super::maps::{EpochView, MapHistory};
+use super::store_writer::StoreWriter;
 use crate::pg::engine::{answer_without_pg, ClientOp, Event, OpReply, Pg, PgConfig};
 use crate::pg::messages::PeerEnvelope;
 use crate::store::{CollectionId, ListCursor, ObjectId, ObjectStore, RocksStore};
@@ -32,6 +33,8 @@ use task::Cmd;
 pub struct Shared {
     pub id: u32,
     pub store: Arc<RocksStore>,
+    /// Applies every PG's transactions, in order, group-committed.
+    pub writer: StoreWriter,
     pub mc: Arc<MonClient>,
     stop: tokio::sync::watch::Sender<Option<String>>,
 }
@@ -105,6 +108,7 @@ impl PgHost {
     pub fn new(
         id: u32,
         store: Arc<RocksStore>,
+        writer: StoreWriter,
         mc: Arc<MonClient>,
         cfg: PgConfig,
         op_timeout: Duration,
@@ -113,6 +117,7 @@ impl PgHost {
         Arc::new(PgHost {
             shared: Arc::new(Shared {
                 id,
+                writer,
                 store,
                 mc,
                 stop,

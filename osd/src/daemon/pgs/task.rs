@@ -1,8 +1,8 @@
 //! One PG's task: it owns the PG's engine, feeds it events one at a time
 //! (map epochs, peer messages, client ops, store commits, a tick every
 //! 100 ms) and carries out its effects: messages go out one-way over the
-//! messenger, store transactions go to the PG's applier (in order, each
-//! a synced RocksDB batch, reported back as committed), replies go to the
+//! messenger, store transactions go to the OSD's store writer (applied in
+//! order, group-committed, reported back as committed), replies go to the
 //! waiting client request, up_thru requests go to the monitors. No lock
 //! is held across the network: a write waiting for its replicas is just
 //! state in the engine.
@@ -14,7 +14,6 @@ use std::time::Duration;
 use auth::EntityName;
 use cluster::msg::mon::{MonCommand, PgStat};
 use cluster::msg::{msg_type, RemoteError};
-use cluster::PgId;
 use messenger::Message;
 use tokio::sync::{mpsc, oneshot};
 
@@ -41,53 +40,22 @@ pub struct PgTask {
     pg: Pg,
     shared: Arc<Shared>,
     replies: HashMap<u64, oneshot::Sender<OpReply>>,
-    store_tx: mpsc::UnboundedSender<(u64, Transaction)>,
+    /// This PG's own inbox, for the store writer's commit reports.
+    inbox: mpsc::UnboundedSender<Cmd>,
 }
 
-/// Starts a PG's task and its store applier; returns its inbox.
+/// Starts a PG's task; returns its inbox.
 pub fn spawn(pg: Pg, first: Vec<Effect>, shared: Arc<Shared>) -> mpsc::UnboundedSender<Cmd> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let (store_tx, store_rx) = mpsc::unbounded_channel();
-    spawn_applier(pg.pgid(), shared.clone(), store_rx, tx.clone());
     let mut task = PgTask {
         pg,
         shared,
         replies: HashMap::new(),
-        store_tx,
+        inbox: tx.clone(),
     };
     task.run_effects(first);
     tokio::spawn(task.run(rx));
     tx
-}
-
-/// Applies a PG's transactions in order and reports each commit.
-fn spawn_applier(
-    pgid: PgId,
-    shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<(u64, Transaction)>,
-    pg: mpsc::UnboundedSender<Cmd>,
-) {
-    tokio::spawn(async move {
-        while let Some((id, txn)) = rx.recv().await {
-            let store = shared.store.clone();
-            let r = tokio::task::spawn_blocking(move || store.submit(txn)).await;
-            match r {
-                Ok(Ok(())) => {
-                    if pg.send(Cmd::Event(Event::Committed(id))).is_err() {
-                        return;
-                    }
-                }
-                Ok(Err(e)) => {
-                    shared.fatal(format!("PG {pgid}: the object store failed a write: {e}"));
-                    return;
-                }
-                Err(e) => {
-                    shared.fatal(format!("PG {pgid}: the store writer died: {e}"));
-                    return;
-                }
-            }
-        }
-    });
 }
 
 impl PgTask {
@@ -135,9 +103,7 @@ impl PgTask {
             match e {
                 Effect::Send { to, env } => self.shared.send_peer(to, env),
                 Effect::Broadcast { to, env } => self.shared.broadcast_peer(&to, &env),
-                Effect::Store { id, txn } => {
-                    let _ = self.store_tx.send((id, txn));
-                }
+                Effect::Store { id, txn } => self.store(id, txn),
                 Effect::Reply(r) => {
                     if let Some(tx) = self.replies.remove(&r.handle) {
                         let _ = tx.send(r);
@@ -157,6 +123,19 @@ impl PgTask {
                 }
             }
         }
+    }
+
+    /// Queues a transaction on the store writer; its commit comes back
+    /// as an event. A store that fails a write stops the OSD.
+    fn store(&self, id: u64, txn: Transaction) {
+        let (inbox, shared, pgid) = (self.inbox.clone(), self.shared.clone(), self.pg.pgid());
+        let done = move |r: Result<(), crate::store::StoreError>| match r {
+            Ok(()) => {
+                let _ = inbox.send(Cmd::Event(Event::Committed(id)));
+            }
+            Err(e) => shared.fatal(format!("PG {pgid}: the object store failed a write: {e}")),
+        };
+        self.shared.writer.submit(txn, Box::new(done));
     }
 
     fn coll(&self) -> CollectionId {

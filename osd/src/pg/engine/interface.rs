@@ -138,6 +138,11 @@ pub enum Phase {
     Active,
     /// Primary: a past interval that may have written has no member up.
     Down,
+    /// Primary: the PG went active in an interval none of the members
+    /// that answered took part in (Ceph's `find_best_info` finds no
+    /// acceptable log): writes may be missing, so it waits for an OSD of
+    /// that interval rather than serve an older copy.
+    Incomplete,
     /// Replica: activated by the current primary.
     ReplicaActive,
     /// The pool is gone.

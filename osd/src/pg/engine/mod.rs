@@ -29,6 +29,8 @@ mod peering;
 mod query;
 mod recovery;
 mod replica;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -110,6 +112,9 @@ enum Recovery {
 #[derive(Debug, Default)]
 struct Primary {
     prior: PriorSet,
+    /// While incomplete: the OSDs of the intervals since the PG last went
+    /// active that are not up.
+    incomplete_by: BTreeSet<i32>,
     infos: BTreeMap<i32, PgInfo>,
     /// Queries not answered yet, with the tick they were sent.
     asked: BTreeMap<i32, u64>,
@@ -302,7 +307,11 @@ impl Pg {
     }
     /// OSDs a down PG waits for.
     pub fn blocked_by(&self) -> Vec<i32> {
-        self.pr.prior.blocked_by.iter().copied().collect()
+        let by = match self.phase {
+            Phase::Incomplete => &self.pr.incomplete_by,
+            _ => &self.pr.prior.blocked_by,
+        };
+        by.iter().copied().collect()
     }
     /// Objects each acting peer misses (primary only).
     pub fn peer_missing(&self) -> BTreeMap<i32, usize> {
@@ -336,6 +345,7 @@ impl Pg {
             Phase::GetInfo | Phase::GetLog(_) | Phase::WaitUpThru => "peering".into(),
             Phase::Activating => "activating".into(),
             Phase::Down => "down".into(),
+            Phase::Incomplete => "incomplete".into(),
             Phase::Active => {
                 let mut s = vec![if below_min { "peered" } else { "active" }];
                 let missing = !self.st.missing.is_empty()
@@ -631,9 +641,11 @@ impl Pg {
 
     fn on_tick(&mut self, store: &dyn ObjectStore) {
         match self.phase {
-            Phase::GetInfo | Phase::Down | Phase::GetLog(_) | Phase::WaitUpThru => {
-                self.peering_tick()
-            }
+            Phase::GetInfo
+            | Phase::Down
+            | Phase::Incomplete
+            | Phase::GetLog(_)
+            | Phase::WaitUpThru => self.peering_tick(),
             Phase::Activating | Phase::Active => {
                 self.resend_activations(store);
                 self.resend_repops();

@@ -59,10 +59,11 @@ impl Pg {
                 self.fail(op.handle, e, None);
                 return;
             }
-            Phase::Down => {
+            Phase::Down | Phase::Incomplete => {
                 let e = RemoteError::again(format!(
-                    "PG {} is down: waiting for osd {:?}",
+                    "PG {} is {}: waiting for osd {:?}",
                     self.pgid,
+                    self.state_name(),
                     self.blocked_by()
                 ));
                 self.fail(op.handle, e, None);

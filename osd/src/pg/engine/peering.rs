@@ -53,7 +53,9 @@ impl Pg {
         from: i32,
         info: crate::pg::info::PgInfo,
     ) {
-        if !self.is_primary() || !matches!(self.phase, Phase::GetInfo | Phase::Down) {
+        if !self.is_primary()
+            || !matches!(self.phase, Phase::GetInfo | Phase::Down | Phase::Incomplete)
+        {
             return;
         }
         if self.pr.asked.remove(&from).is_none() {
@@ -96,6 +98,21 @@ impl Pg {
             .map(|i| i.last_epoch_started)
             .max()
             .unwrap_or(0);
+        let went_active = self.st.info.history.last_epoch_started;
+        if max_les < went_active {
+            // Some member's history says the PG went active at
+            // `went_active`, yet nobody who answered activated then: the
+            // writes of that interval may be on none of them.
+            self.pr.incomplete_by = self.st.past.members_down(&self.cur, went_active);
+            tracing::warn!(
+                pg = %self.pgid,
+                "osd.{}: incomplete: went active at epoch {went_active}, the newest log here is from {max_les}; waiting for osd {:?}",
+                self.me,
+                self.pr.incomplete_by
+            );
+            self.phase = Phase::Incomplete;
+            return;
+        }
         let me = self.me;
         let best = self
             .pr
@@ -325,7 +342,7 @@ impl Pg {
         }
         match self.phase {
             Phase::WaitUpThru => self.check_up_thru(store),
-            Phase::GetInfo | Phase::Down => {
+            Phase::GetInfo | Phase::Down | Phase::Incomplete => {
                 self.query_prior();
                 self.evaluate_infos(store);
             }

@@ -35,6 +35,11 @@ impl Pg {
                 "one of osd {:?}: a past interval that may have written has no member up",
                 self.blocked_by()
             ),
+            Phase::Incomplete => format!(
+                "one of osd {:?}: the PG went active at epoch {} and no member that answered holds that interval's log",
+                self.blocked_by(),
+                self.st.info.history.last_epoch_started
+            ),
             Phase::Active if !self.pr.unfound.is_empty() => {
                 format!("{} unfound objects", self.pr.unfound.len())
             }

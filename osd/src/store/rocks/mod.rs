@@ -290,6 +290,9 @@ impl super::ObjectStore for RocksStore {
     fn submit(&self, t: super::Transaction) -> Result<()> {
         self.submit_impl(t)
     }
+    fn submit_group(&self, ts: Vec<super::Transaction>) -> Vec<Result<()>> {
+        self.submit_group_impl(ts)
+    }
     fn stat(&self, c: &CollectionId, o: &super::ObjectId) -> Result<super::ObjectStat> {
         self.stat_impl(c, o)
     }

@@ -3,8 +3,9 @@
 //! Every op is first staged against an in-memory view of the objects it
 //! touches (so a failing op leaves nothing behind); then new or appended blob
 //! files are fdatasync'd; then one RocksDB write batch with the metadata,
-//! inline data, xattrs, omap, PG-log entries and PG info is written with
-//! sync; only after that are replaced blobs unlinked.
+//! inline data, xattrs, omap and PG metadata is written with sync (or, in
+//! a group commit, without, and one WAL sync follows the group); only
+//! after that are replaced blobs unlinked.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -74,6 +75,44 @@ fn empty_meta() -> ObjectMeta {
 
 impl RocksStore {
     pub(super) fn submit_impl(&self, t: Transaction) -> Result<()> {
+        let unlink = self.apply_impl(t, true)?;
+        self.unlink_blobs(unlink);
+        Ok(())
+    }
+
+    /// Group commit: each transaction is applied in turn (each sees the
+    /// ones before it) without a WAL sync, then one sync makes them all
+    /// durable. Blobs they replaced are unlinked only after that sync: an
+    /// unsynced batch lost to a power cut must still find its old data.
+    pub(super) fn submit_group_impl(&self, ts: Vec<Transaction>) -> Vec<Result<()>> {
+        let mut results = Vec::with_capacity(ts.len());
+        let mut unlink = Vec::new();
+        for t in ts {
+            results.push(self.apply_impl(t, false).map(|u| unlink.extend(u)));
+        }
+        if results.iter().any(|r| r.is_ok()) {
+            if let Err(e) = self.db.flush_wal(true) {
+                // Nothing is known to be durable: every applied transaction
+                // fails, and the replaced blobs stay (leaked, not lost).
+                return results
+                    .into_iter()
+                    .map(|r| r.and(Err(StoreError::Db(e.clone()))))
+                    .collect();
+            }
+        }
+        self.unlink_blobs(unlink);
+        results
+    }
+
+    fn unlink_blobs(&self, ids: Vec<u64>) {
+        for id in ids {
+            self.blobs.remove(id);
+        }
+    }
+
+    /// Stages and writes one transaction; with `sync` it is durable on
+    /// return. Returns the blobs it replaced, to unlink once durable.
+    fn apply_impl(&self, t: Transaction, sync: bool) -> Result<Vec<u64>> {
         crate::store::options::validate(&t, &self.opts)?;
         let _g = self.lock(&t.coll);
         if self.coll_meta(&t.coll)?.is_none() {
@@ -95,13 +134,10 @@ impl RocksStore {
             self.blobs.sync(*id, f, *new)?;
         }
         let mut wo = rocksdb::WriteOptions::default();
-        wo.set_sync(true);
+        wo.set_sync(sync);
         self.db.write_opt(std::mem::take(&mut txn.batch), &wo)?;
         txn.committed = true;
-        for id in unlink {
-            self.blobs.remove(id);
-        }
-        Ok(())
+        Ok(unlink)
     }
 }
 
