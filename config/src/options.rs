@@ -50,8 +50,11 @@ pub struct Options {
     /// A follower that hears no leader for this long (milliseconds, with
     /// up to as much again at random) starts an election.
     pub mon_raft_election_timeout_ms: u64,
-    /// Incremental maps the monitors keep for subscribers.
+    /// Most OSDMap epochs the monitors keep (a hard cap; they normally
+    /// trim to the PGs' oldest last clean epoch first).
     pub mon_max_incrementals: u32,
+    /// Fewest OSDMap epochs the monitors keep.
+    pub mon_min_osdmap_epochs: u32,
 
     /// Defaults for new pools.
     pub osd_pool_default_size: u32,
@@ -102,7 +105,8 @@ impl Default for Options {
             mon_osd_report_timeout: 900.0,
             mon_raft_heartbeat_ms: 250,
             mon_raft_election_timeout_ms: 1000,
-            mon_max_incrementals: 2000,
+            mon_max_incrementals: 10_000,
+            mon_min_osdmap_epochs: 500,
             osd_pool_default_size: 3,
             osd_pool_default_min_size: 0,
             osd_pool_default_pg_num: 32,
@@ -170,6 +174,13 @@ impl Options {
             if v == 0 {
                 return Err(format!("{name} must be at least 1"));
             }
+        }
+        if self.mon_min_osdmap_epochs == 0 || self.mon_max_incrementals < self.mon_min_osdmap_epochs
+        {
+            return Err(format!(
+                "mon_max_incrementals ({}) must be at least mon_min_osdmap_epochs ({}), which must be at least 1",
+                self.mon_max_incrementals, self.mon_min_osdmap_epochs
+            ));
         }
         if self.osd_pool_default_pg_num == 0 {
             return Err("osd_pool_default_pg_num must be at least 1".into());

@@ -243,3 +243,68 @@ fn killing_the_primary_under_a_write_stream_keeps_every_write_once() {
     rt.block_on(read_all(&pool, &names));
     wait_pgs(&c, 4, "active+clean", 90);
 }
+
+/// The monitors forget old map epochs only once every PG has been clean
+/// since: an OSD that comes back replays the epochs its PGs went through
+/// while it was away, so those stay while a PG is degraded.
+#[test]
+fn maps_are_kept_while_a_pg_is_unclean() {
+    let mut c = cluster(&["mon_min_osdmap_epochs=3", "mon_max_incrementals=1000"]);
+    c.ok(&["osd", "pool", "create", "p", "4"]);
+    wait_pgs(&c, 4, "active+clean", 90);
+    let epoch = |c: &Cluster| -> (u64, u64) {
+        let s = c.status().expect("status");
+        (
+            s["osdmap"]["epoch"].as_u64().unwrap(),
+            s["osdmap"]["first_committed"].as_u64().unwrap(),
+        )
+    };
+    let churn = |c: &Cluster, n: usize| {
+        for _ in 0..n {
+            c.ok(&["osd", "set", "noscrub"]);
+            c.ok(&["osd", "unset", "noscrub"]);
+        }
+    };
+    // Clean: old epochs go (keeping the minimum).
+    churn(&c, 5);
+    let (e, _) = epoch(&c);
+    wait_for(40, "maps trimmed while every PG is clean", || {
+        let (_, first) = epoch(&c);
+        (first + 3 >= e).then_some(())
+    });
+
+    // osd.2 gone: every PG degraded, so the epochs since stay.
+    c.kill_osd(2);
+    c.ok(&["osd", "down", "2"]);
+    let (down_at, _) = epoch(&c);
+    wait_for(60, "PGs degraded", || {
+        let s = c.status()?;
+        let by = s["pgmap"]["pgs_by_state"].as_array()?.clone();
+        by.iter()
+            .all(|b| {
+                b["state_name"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("degraded"))
+            })
+            .then_some(())
+    });
+    churn(&c, 5);
+    // Two trim periods (10 s each) pass without the epochs going.
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(25) {
+        let (_, first) = epoch(&c);
+        assert!(
+            first <= down_at,
+            "epoch {first} trimmed while PGs are degraded since {down_at}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Back and clean: they go.
+    c.start_osd(2);
+    wait_pgs(&c, 4, "active+clean", 90);
+    churn(&c, 2);
+    wait_for(40, "maps trimmed once clean again", || {
+        let (_, first) = epoch(&c);
+        (first > down_at).then_some(())
+    });
+}

@@ -62,6 +62,9 @@ pub struct PgStat {
     pub last_update: (u32, u64),
     /// Map epoch the primary reported at.
     pub reported_epoch: u32,
+    /// The PG has been clean through this epoch (the reported epoch if it
+    /// is clean now): the monitors keep the maps after the oldest one.
+    pub last_epoch_clean: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
@@ -233,6 +236,8 @@ pub struct ClusterView {
     pub pgs_by_state: Vec<(String, u32)>,
     /// Every PG the primaries reported, by pool and seed.
     pub pg_stats: Vec<PgStat>,
+    /// The oldest OSDMap epoch the monitors still hold.
+    pub osdmap_first_committed: u32,
 }
 
 impl ClusterView {

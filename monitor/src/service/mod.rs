@@ -5,6 +5,7 @@
 
 pub mod authz;
 pub mod failure;
+mod map_trim;
 mod status;
 mod subscribe;
 mod ticker;

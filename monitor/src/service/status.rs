@@ -101,6 +101,7 @@ impl Monitor {
                 health,
                 pgs_by_state,
                 pg_stats,
+                osdmap_first_committed: s.first_epoch(),
             }
         })
     }

@@ -1,13 +1,16 @@
 //! The monitor's clock: once a half second it refreshes its metrics and,
 //! while it leads, bootstraps the maps if they do not exist yet and runs
-//! the failure detector.
+//! the failure detector; every 10 s it trims the maps every PG has been
+//! clean since.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openraft::ServerState;
 
 use super::failure::{Detector, Settings};
+use super::map_trim::trim_target;
 use super::{now_ms, Monitor};
 use crate::state::{OpKind, Seed};
 
@@ -16,8 +19,10 @@ pub fn spawn(mon: Arc<Monitor>, seed: Seed) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut seen_leader = None;
+        let mut ticks = 0u64;
         loop {
             tick.tick().await;
+            ticks += 1;
             let m = mon.raft.metrics().borrow().clone();
             if m.current_leader != seen_leader {
                 seen_leader = m.current_leader;
@@ -42,8 +47,35 @@ pub fn spawn(mon: Arc<Monitor>, seed: Seed) {
                 continue;
             }
             run_detector(&mon).await;
+            if ticks.is_multiple_of(20) {
+                trim_maps(&mon).await;
+            }
         }
     });
+}
+
+async fn trim_maps(mon: &Arc<Monitor>) {
+    let clean_through: HashMap<(u64, u32), u32> = mon
+        .pg_stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(pg, (s, _, _))| (*pg, s.last_epoch_clean))
+        .collect();
+    let target = mon.shared.read(|s| {
+        trim_target(
+            &s.osdmap,
+            &clean_through,
+            s.first_epoch(),
+            mon.opts.mon_min_osdmap_epochs,
+        )
+    });
+    if let Some(to) = target {
+        tracing::debug!("trimming maps through epoch {to}");
+        if let Err(e) = mon.propose(OpKind::TrimMaps { to }).await {
+            tracing::warn!("trimming maps through epoch {to}: {e}");
+        }
+    }
 }
 
 async fn run_detector(mon: &Arc<Monitor>) {

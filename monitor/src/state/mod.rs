@@ -70,6 +70,11 @@ pub enum OpKind {
     MarkOut {
         ids: Vec<u32>,
     },
+    /// Forget the epochs through `to` (every PG has been clean since):
+    /// the incrementals up to it are folded into the base map.
+    TrimMaps {
+        to: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
@@ -119,6 +124,21 @@ impl ClusterState {
         if !self.is_bootstrapped() {
             return OpOutcome::Err(RemoteError::again("the cluster is not bootstrapped yet"));
         }
+        if let OpKind::TrimMaps { to } = op.kind {
+            let n = self
+                .incrementals
+                .iter()
+                .take_while(|i| i.epoch <= to)
+                .count();
+            self.fold_oldest(n);
+            return OpOutcome::Ok(Done {
+                message: format!(
+                    "forgot {n} map epochs; the oldest kept is {}",
+                    self.first_epoch()
+                ),
+                ..Default::default()
+            });
+        }
         let mut map = self.osdmap.clone();
         let mut auth = self.auth.clone();
         let mut e = Edit {
@@ -135,6 +155,7 @@ impl ClusterState {
             } => run_command(&mut e, cmd, issued.as_ref(), *pool_defaults),
             OpKind::MarkDown { ids } => osd_cmds::mark_down(&mut e, ids, false),
             OpKind::MarkOut { ids } => osd_cmds::mark_out(&mut e, ids, false),
+            OpKind::TrimMaps { .. } => unreachable!("handled above"),
         };
         match r {
             Err(err) => OpOutcome::Err(err),
@@ -157,20 +178,26 @@ impl ClusterState {
         next.modified_ms = now_ms;
         let inc = self.osdmap.diff(&next);
         self.incrementals.push(inc);
+        // The hard cap; trimming normally follows the PGs' last clean
+        // epochs (`TrimMaps`, proposed by the leader) well before it.
         let max = self.max_incrementals.max(1) as usize;
         if self.incrementals.len() > max {
-            let extra = self.incrementals.len() - max;
-            for old in self.incrementals.drain(..extra) {
-                if let Some(b) = self.base.as_mut() {
-                    if b.apply(&old).is_err() {
-                        // Cannot happen (incrementals follow each other);
-                        // never serve a wrong map.
-                        self.base = None;
-                    }
+            self.fold_oldest(self.incrementals.len() - max);
+        }
+        self.osdmap = next;
+    }
+
+    /// Folds the `n` oldest incrementals into the base map.
+    fn fold_oldest(&mut self, n: usize) {
+        for old in self.incrementals.drain(..n) {
+            if let Some(b) = self.base.as_mut() {
+                if b.apply(&old).is_err() {
+                    // Cannot happen (incrementals follow each other);
+                    // never serve a wrong map.
+                    self.base = None;
                 }
             }
         }
-        self.osdmap = next;
     }
 
     /// The oldest epoch `maps_from` can serve.

@@ -564,3 +564,43 @@ fn every_retained_epoch_can_be_rebuilt() {
         assert_eq!(m, s.osdmap);
     }
 }
+
+#[test]
+fn trimming_forgets_only_the_epochs_asked_for_and_keeps_serving_the_rest() {
+    let mut s = booted(3);
+    s.max_incrementals = 100;
+    let mut maps = vec![s.osdmap.clone()];
+    for i in 0..3 {
+        cmd(&mut s, MonCommand::OsdOut { ids: vec![i] }).unwrap();
+        maps.push(s.osdmap.clone());
+    }
+    let newest = s.osdmap.epoch;
+    let before = s.first_epoch();
+    assert!(before < newest - 2);
+    let trim = |s: &mut ClusterState, to: u32| match s.apply(&ClusterOp {
+        now_ms: 2000,
+        kind: OpKind::TrimMaps { to },
+    }) {
+        OpOutcome::Ok(d) => d,
+        OpOutcome::Err(e) => panic!("{e}"),
+    };
+    let d = trim(&mut s, newest - 2);
+    assert_eq!(s.first_epoch(), newest - 2, "{}", d.message);
+    assert_eq!(s.osdmap.epoch, newest, "trimming makes no new epoch");
+    // The oldest kept epoch is served exactly, and leads to the newest.
+    let u = s.maps_from(newest - 2);
+    let full = u.full.clone().unwrap();
+    assert_eq!(Some(&full), maps.iter().find(|m| m.epoch == newest - 2));
+    let mut m = full;
+    for inc in &u.incrementals {
+        m.apply(inc).unwrap();
+    }
+    assert_eq!(m, s.osdmap);
+    // Older or equal targets change nothing; a target past the newest
+    // keeps the newest map itself.
+    trim(&mut s, before);
+    assert_eq!(s.first_epoch(), newest - 2);
+    trim(&mut s, newest + 5);
+    assert_eq!(s.first_epoch(), newest);
+    assert_eq!(s.maps_from(0).full.unwrap(), s.osdmap);
+}

@@ -56,6 +56,7 @@ pub fn status(v: &ClusterView, fmt: Format) {
             "monmap": {"epoch": v.monmap.epoch, "num_mons": v.monmap.mons.len()},
             "osdmap": {
                 "epoch": m.epoch,
+                "first_committed": v.osdmap_first_committed,
                 "num_osds": m.osds.len(),
                 "num_up_osds": m.num_up(),
                 "num_in_osds": m.num_in(),

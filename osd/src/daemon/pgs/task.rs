@@ -189,6 +189,11 @@ impl PgTask {
             acting: pe.acting.clone(),
             last_update: (lu.epoch, lu.counter),
             reported_epoch: self.pg.epoch(),
+            last_epoch_clean: if self.pg.is_clean() {
+                self.pg.epoch()
+            } else {
+                self.pg.info().history.last_epoch_clean
+            },
         })
     }
 }
