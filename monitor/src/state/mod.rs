@@ -125,19 +125,7 @@ impl ClusterState {
             return OpOutcome::Err(RemoteError::again("the cluster is not bootstrapped yet"));
         }
         if let OpKind::TrimMaps { to } = op.kind {
-            let n = self
-                .incrementals
-                .iter()
-                .take_while(|i| i.epoch <= to)
-                .count();
-            self.fold_oldest(n);
-            return OpOutcome::Ok(Done {
-                message: format!(
-                    "forgot {n} map epochs; the oldest kept is {}",
-                    self.first_epoch()
-                ),
-                ..Default::default()
-            });
+            return self.trim_maps(to);
         }
         let mut map = self.osdmap.clone();
         let mut auth = self.auth.clone();
@@ -185,6 +173,23 @@ impl ClusterState {
             self.fold_oldest(self.incrementals.len() - max);
         }
         self.osdmap = next;
+    }
+
+    /// Forgets the epochs through `to` (no new epoch).
+    fn trim_maps(&mut self, to: u32) -> OpOutcome {
+        let n = self
+            .incrementals
+            .iter()
+            .take_while(|i| i.epoch <= to)
+            .count();
+        self.fold_oldest(n);
+        OpOutcome::Ok(Done {
+            message: format!(
+                "forgot {n} map epochs; the oldest kept is {}",
+                self.first_epoch()
+            ),
+            ..Default::default()
+        })
     }
 
     /// Folds the `n` oldest incrementals into the base map.
