@@ -249,7 +249,7 @@ impl Rados {
             })?;
             let pg = pg_of(&pool);
             let crush = self.crush(&map)?;
-            let placement = cluster::place_pg(&crush, &pool, pg, &map.osd_states());
+            let placement = map.place_pg(&crush, &pool, pg, &map.osd_states());
             let target = placement
                 .acting_primary
                 .and_then(|p| Some((p, map.osds.get(&(p as u32))?.addr.parse().ok()?)));

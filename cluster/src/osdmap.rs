@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crush::CrushMap;
 use rkyv::{Archive, Deserialize, Serialize};
 
-use crate::placement::OsdStates;
+use crate::pg::PgId;
+use crate::placement::{OsdStates, Placement};
 use crate::pool::Pool;
 
 /// In/out reweight meaning "fully in" (16.16 fixed point).
@@ -78,6 +79,10 @@ pub struct OsdMap {
     /// Canonical text of the CRUSH map.
     pub crush_text: String,
     pub ec_profiles: BTreeMap<String, BTreeMap<String, String>>,
+    /// Temporary acting sets (Ceph's pg_temp): while a PG's up set is
+    /// being backfilled, its complete copies serve it. Set and cleared
+    /// by the PG's primary.
+    pub pg_temp: BTreeMap<PgId, Vec<i32>>,
 }
 
 /// The change from epoch `epoch - 1` to `epoch`.
@@ -94,6 +99,8 @@ pub struct Incremental {
     pub flags: Option<Vec<String>>,
     pub ec_set: Vec<(String, BTreeMap<String, String>)>,
     pub ec_removed: Vec<String>,
+    /// pg_temp entries set (an empty list removes the entry).
+    pub pg_temp: Vec<(PgId, Vec<i32>)>,
 }
 
 impl OsdMap {
@@ -134,11 +141,39 @@ impl OsdMap {
         s
     }
 
+    /// Where a PG lives at this epoch: CRUSH's up set, and the acting set
+    /// its pg_temp entry gives while it is being backfilled.
+    pub fn place_pg(&self, crush: &CrushMap, pool: &Pool, pg: PgId, osds: &OsdStates) -> Placement {
+        let mut p = crate::placement::place_pg(crush, pool, pg, osds);
+        if let Some(temp) = self.pg_temp.get(&pg) {
+            crate::placement::apply_pg_temp(&mut p, temp, osds);
+        }
+        p
+    }
+
+    /// Drops pg_temp entries that no longer apply: their pool is gone,
+    /// their PG is past the pool's pg_num, or they name an OSD that no
+    /// longer exists.
+    pub fn prune_pg_temp(&mut self) {
+        let (pools, osds) = (&self.pools, &self.osds);
+        self.pg_temp.retain(|pg, temp| {
+            pools.get(&pg.pool).is_some_and(|p| pg.seed < p.pg_num)
+                && temp
+                    .iter()
+                    .all(|o| *o >= 0 && osds.contains_key(&(*o as u32)))
+        });
+    }
+
     /// The incremental that turns `self` into `next` (whose epoch is one more).
     pub fn diff(&self, next: &OsdMap) -> Incremental {
         let (osds_set, osds_removed) = changes(&self.osds, &next.osds);
         let (pools_set, pools_removed) = changes(&self.pools, &next.pools);
         let (ec_set, ec_removed) = changes(&self.ec_profiles, &next.ec_profiles);
+        let (temp_set, temp_removed) = changes(&self.pg_temp, &next.pg_temp);
+        let pg_temp = temp_set
+            .into_iter()
+            .chain(temp_removed.into_iter().map(|pg| (pg, Vec::new())))
+            .collect();
         let osds_set = osds_set.into_iter().map(|(_, o)| o).collect();
         let pools_set = pools_set.into_iter().map(|(_, p)| p).collect();
         Incremental {
@@ -153,6 +188,7 @@ impl OsdMap {
             flags: (self.flags != next.flags).then(|| next.flags.iter().cloned().collect()),
             ec_set,
             ec_removed,
+            pg_temp,
         }
     }
 
@@ -190,6 +226,13 @@ impl OsdMap {
         }
         for k in &inc.ec_removed {
             self.ec_profiles.remove(k);
+        }
+        for (pg, osds) in &inc.pg_temp {
+            if osds.is_empty() {
+                self.pg_temp.remove(pg);
+            } else {
+                self.pg_temp.insert(*pg, osds.clone());
+            }
         }
         Ok(())
     }
@@ -249,6 +292,12 @@ mod tests {
             m.pools
                 .insert(*id, Pool::replicated(*id, &format!("p{id}"), *pg));
             m.pool_max = m.pool_max.max(*id);
+            // pg_temp entries that come, change and go with the input.
+            let seed = PgId {
+                pool: *id,
+                seed: pg % 3,
+            };
+            m.pg_temp.insert(seed, vec![(*pg % 5) as i32, 7]);
         }
         m.flags = flags.iter().map(|s| s.to_string()).collect();
         m

@@ -4,7 +4,20 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A placement group: a pool, and the PG's number (seed) within it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(PartialEq, Eq, PartialOrd, Ord))]
 pub struct PgId {
     pub pool: u64,
     pub seed: u32,

@@ -85,8 +85,8 @@ pub struct Placement {
     /// `raw` minus OSDs that are down.
     pub up: Vec<i32>,
     pub up_primary: Option<i32>,
-    /// Who serves the PG (today the up set; temporary overrides while
-    /// backfilling come with recovery).
+    /// Who serves the PG: the up set, or the PG's pg_temp entry while
+    /// its up set is being backfilled.
     pub acting: Vec<i32>,
     pub acting_primary: Option<i32>,
 }
@@ -127,6 +127,22 @@ pub fn place_pg(crush: &CrushMap, pool: &Pool, pg: PgId, osds: &OsdStates) -> Pl
         up,
         raw,
     }
+}
+
+/// Overrides the acting set with a pg_temp entry: its members that are
+/// up, in its order (the first is the primary). An entry with none up
+/// leaves the up set acting.
+pub fn apply_pg_temp(p: &mut Placement, temp: &[i32], osds: &OsdStates) {
+    let acting: Vec<i32> = temp
+        .iter()
+        .copied()
+        .filter(|o| *o >= 0 && osds.exists(*o) && osds.is_up(*o))
+        .collect();
+    if acting.is_empty() {
+        return;
+    }
+    p.acting_primary = acting.first().copied();
+    p.acting = acting;
 }
 
 #[cfg(test)]
@@ -177,6 +193,32 @@ mod tests {
             p.up_primary,
             Some(full.up[1]),
             "the primary is the first shard present"
+        );
+    }
+
+    #[test]
+    fn pg_temp_overrides_the_acting_set_with_its_members_that_are_up() {
+        let crush = map();
+        let rep = Pool::replicated(1, "rep", 64);
+        let mut osds = OsdStates::all_up_in(12);
+        let pg = PgId { pool: 1, seed: 5 };
+        let base = place_pg(&crush, &rep, pg, &osds);
+        let spare = (0..12).find(|o| !base.up.contains(o)).unwrap();
+        let mut p = base.clone();
+        apply_pg_temp(&mut p, &[spare, base.up[2]], &osds);
+        assert_eq!(p.acting, vec![spare, base.up[2]]);
+        assert_eq!(p.acting_primary, Some(spare));
+        assert_eq!((p.up, p.up_primary), (base.up.clone(), base.up_primary));
+        // A member that is down drops out; with none up, the up set acts.
+        osds.up[spare as usize] = false;
+        let mut p = base.clone();
+        apply_pg_temp(&mut p, &[spare, base.up[2]], &osds);
+        assert_eq!(p.acting, vec![base.up[2]]);
+        let mut p = base.clone();
+        apply_pg_temp(&mut p, &[spare], &osds);
+        assert_eq!(
+            (p.acting, p.acting_primary),
+            (base.up.clone(), base.up_primary)
         );
     }
 

@@ -81,6 +81,9 @@ pub struct Options {
     pub osd_pg_log_dups_tracked: u32,
     /// Objects a PG's primary recovers at once.
     pub osd_recovery_max_active: u32,
+    /// Pause between batches when an OSD removes a PG copy it no longer
+    /// needs (a stray, or a deleted pool's), so removal yields the disk.
+    pub osd_delete_sleep: f64,
 }
 
 impl Default for Options {
@@ -118,6 +121,7 @@ impl Default for Options {
             osd_min_pg_log_entries: 3000,
             osd_pg_log_dups_tracked: 3000,
             osd_recovery_max_active: 3,
+            osd_delete_sleep: 0.01,
         }
     }
 }
@@ -174,6 +178,12 @@ impl Options {
             if v == 0 {
                 return Err(format!("{name} must be at least 1"));
             }
+        }
+        if !(0.0..=60.0).contains(&self.osd_delete_sleep) {
+            return Err(format!(
+                "osd_delete_sleep must be between 0 and 60 seconds, not {}",
+                self.osd_delete_sleep
+            ));
         }
         if self.mon_min_osdmap_epochs == 0 || self.mon_max_incrementals < self.mon_min_osdmap_epochs
         {

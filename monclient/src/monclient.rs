@@ -266,7 +266,7 @@ impl MonClient {
 
     async fn maps_since(&self, have: u32) -> Result<MapUpdate, ClientError> {
         match self.request(&MonRequest::Subscribe { have }).await? {
-            MonReply::Maps(u) => Ok(u),
+            MonReply::Maps(u) => Ok(*u),
             r => Err(Self::unexpected("subscribe", r)),
         }
     }
@@ -275,7 +275,7 @@ impl MonClient {
     /// full map at `from` (or the oldest held) and the incrementals after.
     pub async fn maps_from(&self, from: u32) -> Result<MapUpdate, ClientError> {
         match self.request(&MonRequest::GetMaps { from }).await? {
-            MonReply::Maps(u) => Ok(u),
+            MonReply::Maps(u) => Ok(*u),
             r => Err(Self::unexpected("get maps", r)),
         }
     }

@@ -461,7 +461,9 @@ fn replicated_pool_end_to_end() {
     let mut expected: Vec<(u32, String)> = Vec::new();
     for (ns, name) in rt.block_on(pool.list_objects(true)).unwrap() {
         let pg = cluster::object_pg(&pool_def, cluster::object_hash(&ns, &name));
-        let acting = cluster::place_pg(&crush, &pool_def, pg, &map.osd_states()).acting;
+        let acting = map
+            .place_pg(&crush, &pool_def, pg, &map.osd_states())
+            .acting;
         assert_eq!(acting.len(), 3);
         for osd in acting {
             expected.push((osd as u32, format!("{ns}/{name}")));

@@ -35,7 +35,7 @@ async fn primary_of(r: &Rados, pool: &str, name: &str) -> i32 {
     let p = map.pool_by_name(pool).unwrap().clone();
     let pg = cluster::object_pg(&p, cluster::object_hash("", name));
     let crush = map.crush().unwrap();
-    cluster::place_pg(&crush, &p, pg, &map.osd_states())
+    map.place_pg(&crush, &p, pg, &map.osd_states())
         .acting_primary
         .unwrap()
 }
@@ -216,7 +216,8 @@ fn killing_the_primary_under_a_write_stream_keeps_every_write_once() {
         let map = r.monclient().refresh_map().await.unwrap();
         let p = map.pool_by_name("p").unwrap().clone();
         let pg = cluster::object_pg(&p, cluster::object_hash("", "stream"));
-        cluster::place_pg(&map.crush().unwrap(), &p, pg, &map.osd_states()).acting[1]
+        map.place_pg(&map.crush().unwrap(), &p, pg, &map.osd_states())
+            .acting[1]
     });
     eprintln!("killing osd.{replica}, a replica of the stream");
     c.kill_osd(replica as u32);

@@ -35,6 +35,8 @@ fn seeds_keep_every_acknowledged_write() {
         totals.reads_checked += s.reads_checked;
         totals.crashes += s.crashes;
         totals.messages += s.messages;
+        totals.backfill_batches += s.backfill_batches;
+        totals.strays_removed += s.strays_removed;
         seed += 1;
         let more = match soak {
             Some(secs) => start.elapsed().as_secs() < secs,
@@ -45,13 +47,15 @@ fn seeds_keep_every_acknowledged_write() {
         }
     }
     eprintln!(
-        "{} seeds in {:.1} s: {} acknowledged writes, {} reads checked, {} crashes, {} messages",
+        "{} seeds in {:.1} s: {} acknowledged writes, {} reads checked, {} crashes, {} messages, {} backfill batches, {} stray copies removed",
         seed - first,
         start.elapsed().as_secs_f64(),
         totals.acked_writes,
         totals.reads_checked,
         totals.crashes,
-        totals.messages
+        totals.messages,
+        totals.backfill_batches,
+        totals.strays_removed
     );
 }
 

@@ -87,6 +87,12 @@ pub enum MonCommand {
         id: u32,
         epoch: u32,
     },
+    /// A PG's acting primary asks for a temporary acting set (empty: the
+    /// up set again) for PGs it is the acting primary of.
+    OsdPgTemp {
+        id: u32,
+        pgs: Vec<(crate::PgId, Vec<i32>)>,
+    },
     OsdOut {
         ids: Vec<u32>,
     },
@@ -189,7 +195,7 @@ pub enum MonReply {
     Error(RemoteError),
     Status(Box<ClusterView>),
     Auth(Vec<AuthInfo>),
-    Maps(MapUpdate),
+    Maps(Box<MapUpdate>),
 }
 
 /// A command's result.

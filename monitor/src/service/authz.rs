@@ -41,6 +41,7 @@ pub fn authorize(
                 MonRequest::PgStats { osd, .. } if *osd == id => Ok(()),
                 MonRequest::Command(MonCommand::OsdBoot { id: b, .. }) if *b == id => Ok(()),
                 MonRequest::Command(MonCommand::OsdAlive { id: a, .. }) if *a == id => Ok(()),
+                MonRequest::Command(MonCommand::OsdPgTemp { id: a, .. }) if *a == id => Ok(()),
                 // Going down cleanly.
                 MonRequest::Command(MonCommand::OsdDown { ids }) if ids == &[id] => Ok(()),
                 _ => denied("send this request (OSDs may only report on themselves)"),
@@ -68,7 +69,8 @@ pub fn authorize(
                     caps.mon == MonCap::BootstrapOsd || caps.mon_write()
                 }
                 MonRequest::Command(MonCommand::OsdBoot { .. })
-                | MonRequest::Command(MonCommand::OsdAlive { .. }) => false,
+                | MonRequest::Command(MonCommand::OsdAlive { .. })
+                | MonRequest::Command(MonCommand::OsdPgTemp { .. }) => false,
                 MonRequest::Command(c) if c.is_auth() => caps.mon_all(),
                 MonRequest::Command(_) => caps.mon_write(),
             };

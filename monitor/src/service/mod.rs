@@ -188,9 +188,11 @@ impl Monitor {
                     .or(u.incrementals.last().map(|i| i.epoch))
                     .unwrap_or(have);
                 self.subscribers.add(from.clone(), now);
-                MonReply::Maps(u)
+                MonReply::Maps(Box::new(u))
             }
-            MonRequest::GetMaps { from } => MonReply::Maps(self.shared.read(|s| s.maps_from(from))),
+            MonRequest::GetMaps { from } => {
+                MonReply::Maps(Box::new(self.shared.read(|s| s.maps_from(from))))
+            }
             MonRequest::Status => match self.leader_or_forward(from, MonRequest::Status).await {
                 Ok(()) => MonReply::Status(Box::new(self.view())),
                 Err(r) => r,

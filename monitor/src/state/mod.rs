@@ -148,6 +148,7 @@ impl ClusterState {
         match r {
             Err(err) => OpOutcome::Err(err),
             Ok(d) => {
+                map.prune_pg_temp();
                 self.commit(map, op.now_ms);
                 self.auth = auth;
                 OpOutcome::Ok(d)
@@ -283,6 +284,7 @@ fn run_command(
             weight,
         } => osd_cmds::boot(e, *id, uuid, addr, host, *weight),
         C::OsdAlive { id, epoch } => osd_cmds::alive(e, *id, *epoch),
+        C::OsdPgTemp { id, pgs } => osd_cmds::pg_temp(e, *id, pgs),
         C::OsdOut { ids } => osd_cmds::mark_out(e, ids, true),
         C::OsdIn { ids } => osd_cmds::mark_in(e, ids),
         C::OsdDown { ids } => osd_cmds::mark_down(e, ids, true),

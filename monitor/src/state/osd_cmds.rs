@@ -4,6 +4,7 @@
 use cluster::msg::mon::Done;
 use cluster::msg::RemoteError;
 use cluster::osdmap::{OsdInfo, KNOWN_FLAGS, REWEIGHT_IN};
+use cluster::PgId;
 
 use super::{crush_cmds, done, CmdResult, Edit};
 
@@ -137,6 +138,79 @@ pub(super) fn alive(e: &mut Edit<'_>, id: u32, epoch: u32) -> CmdResult {
     }
     o.up_thru = epoch;
     done(format!("osd.{id} alive through epoch {epoch}"))
+}
+
+/// A primary's pg_temp requests: each applies only if the requester is
+/// that PG's acting primary now (a request from a replaced primary is
+/// stale) and names existing, up, distinct OSDs, at most the pool's size.
+pub(super) fn pg_temp(e: &mut Edit<'_>, id: u32, pgs: &[(PgId, Vec<i32>)]) -> CmdResult {
+    let crush = e
+        .map
+        .crush()
+        .map_err(|err| RemoteError::invalid(format!("the CRUSH map does not parse: {err}")))?;
+    let states = e.map.osd_states();
+    let mut changed = Vec::new();
+    let mut refused = Vec::new();
+    for (pg, want) in pgs {
+        let Some(pool) = e.map.pools.get(&pg.pool) else {
+            refused.push(format!("{pg}: pool {} does not exist", pg.pool));
+            continue;
+        };
+        if pg.seed >= pool.pg_num {
+            refused.push(format!(
+                "{pg}: pool '{}' has {} PGs",
+                pool.name, pool.pg_num
+            ));
+            continue;
+        }
+        let place = e.map.place_pg(&crush, pool, *pg, &states);
+        if place.acting_primary != Some(id as i32) {
+            refused.push(format!(
+                "{pg}: osd.{id} is not its acting primary (acting {:?})",
+                place.acting
+            ));
+            continue;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let bad = want.iter().find(|o| {
+            !seen.insert(**o) || **o < 0 || !e.map.osds.get(&(**o as u32)).is_some_and(|i| i.up)
+        });
+        if let Some(o) = bad {
+            refused.push(format!(
+                "{pg}: osd.{o} is not an up OSD (or is listed twice)"
+            ));
+            continue;
+        }
+        if want.len() > pool.size as usize {
+            refused.push(format!(
+                "{pg}: {} OSDs asked for, the pool's size is {}",
+                want.len(),
+                pool.size
+            ));
+            continue;
+        }
+        let now = e.map.pg_temp.get(pg);
+        let same = match now {
+            None => want.is_empty() || *want == place.up,
+            Some(t) => t == want,
+        };
+        if same {
+            continue;
+        }
+        if want.is_empty() || *want == place.up {
+            e.map.pg_temp.remove(pg);
+        } else {
+            e.map.pg_temp.insert(*pg, want.clone());
+        }
+        changed.push(pg.to_string());
+    }
+    if changed.is_empty() && !refused.is_empty() {
+        return Err(RemoteError::again(format!(
+            "pg_temp refused: {}",
+            refused.join("; ")
+        )));
+    }
+    done(format!("pg_temp set for {}", changed.join(", ")))
 }
 
 pub(super) fn mark_down(e: &mut Edit<'_>, ids: &[u32], by_operator: bool) -> CmdResult {

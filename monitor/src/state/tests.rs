@@ -604,3 +604,70 @@ fn trimming_forgets_only_the_epochs_asked_for_and_keeps_serving_the_rest() {
     assert_eq!(s.first_epoch(), newest);
     assert_eq!(s.maps_from(0).full.unwrap(), s.osdmap);
 }
+
+#[test]
+fn pg_temp_comes_only_from_the_acting_primary_and_goes_with_its_pool() {
+    let mut s = booted(4);
+    cmd(
+        &mut s,
+        MonCommand::PoolCreate {
+            name: "rbd".into(),
+            pg_num: 8,
+            erasure_profile: None,
+            crush_rule: None,
+        },
+    )
+    .unwrap();
+    let crush = s.osdmap.crush().unwrap();
+    let pool = s.osdmap.pool_by_name("rbd").unwrap().clone();
+    let pg = cluster::PgId { pool: 1, seed: 0 };
+    let place = |s: &ClusterState| s.osdmap.place_pg(&crush, &pool, pg, &s.osdmap.osd_states());
+    let p = place(&s);
+    let primary = p.acting_primary.unwrap() as u32;
+    let spare = (0..4).find(|o| !p.up.contains(o)).unwrap();
+    let want = vec![spare, p.up[1]];
+    let temp = |id: u32, want: Vec<i32>| MonCommand::OsdPgTemp {
+        id,
+        pgs: vec![(pg, want)],
+    };
+    // Only the acting primary may ask.
+    let err = cmd(&mut s, temp(p.up[1] as u32, want.clone())).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Again);
+    assert!(
+        err.message.contains("not its acting primary"),
+        "{}",
+        err.message
+    );
+    // Only up OSDs, each once, at most the pool's size.
+    for bad in [vec![spare, spare], vec![spare, 9], vec![0, 1, 2, 3]] {
+        let err = cmd(&mut s, temp(primary, bad.clone())).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Again, "{bad:?}");
+    }
+    // Granted: the acting set (and primary) is the one asked for; the up
+    // set is CRUSH's still.
+    let e = s.osdmap.epoch;
+    cmd(&mut s, temp(primary, want.clone())).unwrap();
+    assert_eq!(s.osdmap.epoch, e + 1);
+    let q = place(&s);
+    assert_eq!(
+        (q.acting.clone(), q.acting_primary),
+        (want.clone(), Some(spare))
+    );
+    assert_eq!(q.up, p.up);
+    // The new acting primary gives the PG back to its up set.
+    cmd(&mut s, temp(spare as u32, Vec::new())).unwrap();
+    assert!(s.osdmap.pg_temp.is_empty());
+    assert_eq!(place(&s).acting, p.up);
+    // An entry goes with its pool.
+    cmd(&mut s, temp(primary, want)).unwrap();
+    cmd(
+        &mut s,
+        MonCommand::PoolRm {
+            name: "rbd".into(),
+            confirm: "rbd".into(),
+            really: true,
+        },
+    )
+    .unwrap();
+    assert!(s.osdmap.pg_temp.is_empty());
+}

@@ -209,6 +209,11 @@ impl Cluster {
         self.osds.insert(i, child);
     }
 
+    /// Whether this harness runs OSD `i` now.
+    pub fn runs_osd(&self, i: u32) -> bool {
+        self.osds.contains_key(&i)
+    }
+
     pub fn kill_osd(&mut self, i: u32) {
         if let Some(mut c) = self.osds.remove(&i) {
             let _ = c.kill();

@@ -85,7 +85,7 @@ impl EpochView {
                     min_size: p.min_size,
                     pg_num: p.pg_num,
                 }),
-                Some(cluster::place_pg(c, p, pg, &self.map.osd_states())),
+                Some(self.map.place_pg(c, p, pg, &self.map.osd_states())),
             ),
             _ => (None, None),
         };

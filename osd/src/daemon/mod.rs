@@ -33,3 +33,23 @@ pub(crate) fn metrics_init(id: u32) {
 pub(crate) fn metrics_epoch(epoch: u32) {
     EPOCH.set(epoch as i64);
 }
+
+static NUMPG: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    prometheus::register_int_gauge!(
+        "strata_osd_numpg",
+        "PG copies this OSD holds (Ceph's numpg), not counting ones being removed"
+    )
+    .expect("metric registers once")
+});
+static NUMPG_REMOVING: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    prometheus::register_int_gauge!(
+        "strata_osd_numpg_removing",
+        "PG copies this OSD is removing (strays after data moved, deleted pools)"
+    )
+    .expect("metric registers once")
+});
+
+pub(crate) fn metrics_pgs(held: usize, removing: usize) {
+    NUMPG.set(held as i64);
+    NUMPG_REMOVING.set(removing as i64);
+}

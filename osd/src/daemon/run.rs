@@ -19,7 +19,7 @@ use monclient::{ClientError, MonClient};
 
 use super::heartbeat::{ping_message, Heartbeat};
 use super::host;
-use super::pgs::PgHost;
+use super::pgs::{HostTiming, PgHost};
 use super::store_writer::StoreWriter;
 use super::superblock::OsdDir;
 use crate::pg::engine::PgConfig;
@@ -151,7 +151,10 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
         writer,
         mc.clone(),
         pg_config,
-        Duration::from_secs_f64(opts.client_mon_timeout),
+        HostTiming {
+            op_timeout: Duration::from_secs_f64(opts.client_mon_timeout),
+            delete_pause: Duration::from_secs_f64(opts.osd_delete_sleep),
+        },
         stop_tx.clone(),
     );
     let _ = handler.pgs.set(pgs.clone());

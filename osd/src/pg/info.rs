@@ -45,6 +45,11 @@ pub struct PgInfo {
     /// When this member last activated (its log became authoritative).
     pub last_epoch_started: u32,
     pub history: History,
+    /// `None`: this copy holds every object (Ceph's `last_backfill` MAX).
+    /// `Some(k)`: it is being backfilled, and only the objects whose
+    /// [`ObjectId::sort_key`] is at most `k` are whole here (`k` empty:
+    /// none are); the rest are copied by a primary's backfill.
+    pub last_backfill: Option<Vec<u8>>,
 }
 
 impl PgInfo {
@@ -55,6 +60,10 @@ impl PgInfo {
             "last_complete": self.last_complete.to_string(),
             "log_tail": self.log_tail.to_string(),
             "last_epoch_started": self.last_epoch_started,
+            "last_backfill": match &self.last_backfill {
+                None => "MAX".to_string(),
+                Some(k) => hex::encode(k),
+            },
             "history": {
                 "epoch_created": self.history.epoch_created,
                 "last_epoch_started": self.history.last_epoch_started,
@@ -68,6 +77,25 @@ impl PgInfo {
     pub fn is_empty(&self) -> bool {
         self.last_update == Version::ZERO && self.log_tail == Version::ZERO
     }
+
+    /// Whether the member holds a copy at all (an OSD without the PG
+    /// answers a query with the default info).
+    pub fn holds_copy(&self) -> bool {
+        self.history.epoch_created != 0
+    }
+
+    /// Whether every object is here (not in the middle of a backfill).
+    pub fn is_complete(&self) -> bool {
+        self.last_backfill.is_none()
+    }
+
+    /// Whether `obj` is whole here as of `last_update` (as far as
+    /// backfill goes: it may still be in the missing set).
+    pub fn backfilled(&self, obj: &ObjectId) -> bool {
+        self.last_backfill
+            .as_ref()
+            .is_none_or(|k| obj.sort_key() <= *k)
+    }
 }
 
 // The PG's keys in the store's per-collection metadata.
@@ -76,6 +104,8 @@ const KEY_PAST: &[u8] = b"p";
 const LOG: u8 = b'l';
 const DUP: u8 = b'd';
 const MISSING: u8 = b'm';
+/// Present while the OSD removes the PG's copy (see the daemon's removal).
+const KEY_REMOVING: &[u8] = b"x";
 
 fn versioned(tag: u8, v: Version) -> Vec<u8> {
     let mut k = Vec::with_capacity(13);
@@ -172,6 +202,13 @@ pub mod meta {
             key: missing_key(o),
         }
     }
+    /// Marks the copy as being removed: it is never loaded as a PG again.
+    pub fn removing() -> MetaOp {
+        MetaOp::Put {
+            key: KEY_REMOVING.to_vec(),
+            value: vec![1],
+        }
+    }
     pub fn clear_missing() -> MetaOp {
         MetaOp::DeleteRange {
             start: vec![MISSING],
@@ -210,6 +247,11 @@ fn scan_all(
             return Ok(out);
         }
     }
+}
+
+/// Whether the OSD was removing this copy (it resumes, never loads it).
+pub fn is_removing(store: &dyn ObjectStore, c: &CollectionId) -> Result<bool, StoreError> {
+    Ok(store.meta_get(c, KEY_REMOVING)?.is_some())
 }
 
 /// Loads a PG's state (`None`: the collection holds no PG info yet).

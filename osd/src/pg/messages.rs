@@ -28,23 +28,22 @@ pub enum PeerMsg {
         entries: Vec<LogEntry>,
         objects: Option<Vec<(ObjectId, Version)>>,
     },
-    /// Primary to an acting member: adopt this log (the authority's
-    /// entries after `auth_tail`, through which the member's history is
-    /// the authority's: the authority's log tail, or the member's last
-    /// update when the authority's log holds it) and go active. With
-    /// `resync`, drop every object and recover these.
+    /// Primary to an acting member or a backfill target: adopt this log
+    /// (the authority's entries after `auth_tail`, through which the
+    /// member's history is the authority's: the authority's log tail, or
+    /// the member's last update when the authority's log holds it) and go
+    /// active. A member whose log cannot be joined to these entries takes
+    /// them wholesale and becomes a backfill target (empty watermark).
     Activate {
         activation_epoch: u32,
         /// The PG goes active (not just peered): record the activation.
         record: bool,
         auth_tail: Version,
         entries: Vec<LogEntry>,
-        resync: Option<Vec<(ObjectId, Version)>>,
+        /// The member is a backfill target (in the up set, not acting).
+        backfill: bool,
         history: History,
     },
-    /// The member's log cannot be joined to the entries sent: send the
-    /// whole log and the object list.
-    NeedResync,
     /// Activation persisted; what the member is missing.
     Activated {
         info: PgInfo,
@@ -77,6 +76,26 @@ pub enum PeerMsg {
     },
     /// The member committed a pushed object.
     PushDone { object: ObjectId, version: Version },
+    /// Primary to a backfill target: the objects of the range
+    /// `(after, upto]` in store order (`upto` `None`: to the end) as the
+    /// primary holds them at log head `prev`. The target applies it after
+    /// the writes up to `prev`, replaces its own objects of that range
+    /// with these (removing the ones not listed) and moves its watermark
+    /// to `upto`, all in one transaction.
+    Backfill {
+        after: Vec<u8>,
+        upto: Option<Vec<u8>>,
+        prev: Version,
+        objects: Vec<(ObjectId, ObjectState)>,
+    },
+    /// The target committed the range through `upto`.
+    BackfillDone { upto: Option<Vec<u8>> },
+    /// A member not in the acting set tells the primary it holds a copy
+    /// (Ceph's stray notify), so that the copy is removed once the PG is
+    /// clean without it.
+    Stray { info: PgInfo },
+    /// Primary to a stray: the PG is clean without your copy; delete it.
+    Remove,
 }
 
 /// A message as it travels: which PG, the sender's epoch and interval.
@@ -98,7 +117,6 @@ impl PeerMsg {
             PeerMsg::GetLog { .. } => "get_log",
             PeerMsg::Log { .. } => "log",
             PeerMsg::Activate { .. } => "activate",
-            PeerMsg::NeedResync => "need_resync",
             PeerMsg::Activated { .. } => "activated",
             PeerMsg::History { .. } => "history",
             PeerMsg::RepOp { .. } => "rep_op",
@@ -106,6 +124,10 @@ impl PeerMsg {
             PeerMsg::Pull { .. } => "pull",
             PeerMsg::Push { .. } => "push",
             PeerMsg::PushDone { .. } => "push_done",
+            PeerMsg::Backfill { .. } => "backfill",
+            PeerMsg::BackfillDone { .. } => "backfill_done",
+            PeerMsg::Stray { .. } => "stray",
+            PeerMsg::Remove => "remove",
         }
     }
 }

@@ -31,12 +31,8 @@ pub fn decode_coll(k: &[u8]) -> Option<CollectionId> {
 }
 
 pub fn object_key(c: &CollectionId, o: &ObjectId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(COLL_PREFIX_LEN + 4 + o.ns.len() + 1 + o.name.len());
-    k.extend_from_slice(&coll_prefix(c));
-    k.extend_from_slice(&o.hash().reverse_bits().to_be_bytes());
-    k.extend_from_slice(o.ns.as_bytes());
-    k.push(0);
-    k.extend_from_slice(o.name.as_bytes());
+    let mut k = coll_prefix(c).to_vec();
+    k.extend_from_slice(&o.sort_key());
     k
 }
 

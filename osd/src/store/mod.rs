@@ -45,6 +45,16 @@ pub struct ListPage {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ListCursor(pub Vec<u8>);
 
+impl ListCursor {
+    /// A cursor that resumes a listing of `c` after the object whose
+    /// [`ObjectId::sort_key`] is `key`.
+    pub fn after_key(c: &CollectionId, key: &[u8]) -> ListCursor {
+        let mut k = keys::coll_prefix(c).to_vec();
+        k.extend_from_slice(key);
+        ListCursor(k)
+    }
+}
+
 /// What an OSD needs from its local storage.
 pub trait ObjectStore: Send + Sync {
     /// Creates an empty collection (a PG, or a PG shard).

@@ -105,6 +105,19 @@ impl ObjectId {
     pub fn hash(&self) -> u32 {
         cluster::object_hash(&self.ns, &self.name)
     }
+
+    /// The object's position in the store's listing order (hash with its
+    /// bits reversed, namespace, name): byte order of these keys is the
+    /// order `list_objects` returns objects in, so a backfill can say
+    /// "everything up to here" with one key.
+    pub fn sort_key(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(4 + self.ns.len() + 1 + self.name.len());
+        k.extend_from_slice(&self.hash().reverse_bits().to_be_bytes());
+        k.extend_from_slice(self.ns.as_bytes());
+        k.push(0);
+        k.extend_from_slice(self.name.as_bytes());
+        k
+    }
 }
 
 impl fmt::Display for ObjectId {

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ::cluster::PgId;
 
+use osd::store::ObjectStore;
+
 use super::maps::POOL;
 use super::{client, coll, Sim};
 
@@ -26,6 +28,8 @@ impl Sim {
             let pe = latest.pg_epoch(pg);
             pe.primary >= 0
                 && pe.acting.len() == self.cfg.size as usize
+                && pe.acting == pe.up
+                && self.holders(pg) == pe.acting.iter().copied().collect::<BTreeSet<i32>>()
                 && self.osds[pe.primary as usize]
                     .pgs
                     .get(&pg)
@@ -35,6 +39,15 @@ impl Sim {
                     .iter()
                     .all(|o| self.osds[*o as usize].queue.is_empty())
         })
+    }
+
+    /// The OSDs whose store holds a copy of `pg`.
+    fn holders(&self, pg: PgId) -> BTreeSet<i32> {
+        self.osds
+            .iter()
+            .filter(|o| o.store.collection_exists(&coll(pg)).unwrap_or(false))
+            .map(|o| o.id)
+            .collect()
     }
 
     pub(super) fn describe(&self) -> String {
@@ -52,13 +65,30 @@ impl Sim {
         s += "\n";
         for pg in self.pgs() {
             let pe = latest.pg_epoch(pg);
-            s += &format!("PG {pg} acting {:?}:", pe.acting);
+            s += &format!(
+                "PG {pg} up {:?} acting {:?} held by {:?}:",
+                pe.up,
+                pe.acting,
+                self.holders(pg)
+            );
+            for o in self.holders(pg) {
+                if !pe.acting.contains(&o) {
+                    let p = self.osds[o as usize].pgs.get(&pg);
+                    s += &format!(
+                        " stray osd.{o}={:?} (interval {:?}, info {:?})",
+                        p.map(|p| p.phase()),
+                        p.map(|p| p.interval()),
+                        p.map(|p| p.info())
+                    );
+                }
+            }
             for o in &pe.acting {
                 if let Some(p) = self.osds[*o as usize].pgs.get(&pg) {
                     s += &format!(
-                        " osd.{o}={} (phase {:?}, lu {}, missing {}, peers missing {:?}, unfound {}, blocked {:?})",
+                        " osd.{o}={} (phase {:?}, interval {}, lu {}, missing {}, peers missing {:?}, unfound {}, blocked {:?})",
                         p.state_name(),
                         p.phase(),
+                        p.interval(),
                         p.info().last_update,
                         p.missing().len(),
                         p.peer_missing(),

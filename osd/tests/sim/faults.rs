@@ -80,9 +80,14 @@ impl Sim {
             let epochs = self.maps.pg_epochs(pg, 1, latest);
             let loaded = Pg::load(pg, osd, self.pgcfg.clone(), store.as_ref(), &epochs)
                 .map_err(|e| format!("osd.{osd} cannot load PG {pg}: {e}"))?;
-            if let Some((p, eff)) = loaded {
-                self.osds[osd as usize].pgs.insert(pg, p);
-                self.run_effects(osd, pg, eff)?;
+            match loaded {
+                Some((p, eff)) => {
+                    self.osds[osd as usize].pgs.insert(pg, p);
+                    self.run_effects(osd, pg, eff)?;
+                }
+                // Created, but killed before its first state was durable:
+                // it holds nothing.
+                None => store.remove_collection(&c).map_err(|e| e.to_string())?,
             }
         }
         self.osds[osd as usize].epoch = latest;

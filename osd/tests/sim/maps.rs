@@ -2,7 +2,8 @@
 //! the monitors (OSDs up/down, in/out, up_thru; every change a new epoch)
 //! and a placement function in CRUSH's spirit (each PG ranks the OSDs
 //! that are in by a hash; the first `size` are its up set, minus the
-//! ones that are down).
+//! ones that are down) with pg_temp overrides of the acting set, as the
+//! monitors keep them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub struct SimMap {
     pub epoch: u32,
     pub osds: BTreeMap<i32, OsdMapState>,
     pub pool: PoolParams,
+    pub pg_temp: BTreeMap<PgId, Vec<i32>>,
     osd_epoch: Arc<OsdEpoch>,
 }
 
@@ -67,11 +69,17 @@ impl SimMap {
         cand.sort_by_key(|o| std::cmp::Reverse(Self::rank(pg, *o)));
         cand.truncate(self.pool.size as usize);
         let up: Vec<i32> = cand.into_iter().filter(|o| self.is_up(*o)).collect();
+        let temp: Vec<i32> = self
+            .pg_temp
+            .get(&pg)
+            .map(|t| t.iter().copied().filter(|o| self.is_up(*o)).collect())
+            .unwrap_or_default();
+        let acting = if temp.is_empty() { up.clone() } else { temp };
         PgEpoch {
             epoch: self.epoch,
             pool: Some(self.pool),
-            primary: up.first().copied().unwrap_or(-1),
-            acting: up.clone(),
+            primary: acting.first().copied().unwrap_or(-1),
+            acting,
             up,
             osds: self.osd_epoch.clone(),
         }
@@ -108,6 +116,7 @@ impl Maps {
                 })
                 .collect(),
             pool,
+            pg_temp: BTreeMap::new(),
             osd_epoch: Arc::default(),
         }
         .seal();
@@ -171,6 +180,31 @@ impl Maps {
             return None;
         }
         Some(self.next(|m| m.osds.get_mut(&osd).expect("osd exists").up_thru = epoch))
+    }
+
+    /// A primary's pg_temp request, applied as the monitors do: only from
+    /// the PG's acting primary, only naming up OSDs.
+    pub fn pg_temp(&mut self, osd: i32, pg: PgId, want: Vec<i32>) -> Option<u32> {
+        let m = self.latest();
+        let pe = m.pg_epoch(pg);
+        if pe.primary != osd || want.iter().any(|o| !m.is_up(*o)) {
+            return None;
+        }
+        let clear = want.is_empty() || want == pe.up;
+        let same = match m.pg_temp.get(&pg) {
+            None => clear,
+            Some(t) => *t == want,
+        };
+        if same {
+            return None;
+        }
+        Some(self.next(|m| {
+            if clear {
+                m.pg_temp.remove(&pg);
+            } else {
+                m.pg_temp.insert(pg, want);
+            }
+        }))
     }
 
     pub fn pg_epochs(&self, pg: PgId, from: u32, to: u32) -> Vec<PgEpoch> {

@@ -112,6 +112,11 @@ enum Ev {
         osd: i32,
         epoch: u32,
     },
+    PgTemp {
+        osd: i32,
+        pg: PgId,
+        want: Vec<i32>,
+    },
     Fault,
     MarkDown {
         osd: i32,
@@ -167,6 +172,8 @@ pub struct Stats {
     pub messages: u64,
     pub dropped: u64,
     pub settle_ms: u64,
+    pub backfill_batches: u64,
+    pub strays_removed: u64,
 }
 
 fn coll(pg: PgId) -> CollectionId {
@@ -184,6 +191,8 @@ impl Sim {
             log_max: cfg.log_max,
             dups_max: cfg.log_max * 4,
             resend_ticks: 5,
+            // Small batches: a backfill takes several, with writes between.
+            backfill_max_objects: 2,
             ..PgConfig::default()
         };
         let mut sim = Sim {
@@ -339,6 +348,9 @@ impl Sim {
                 let Some((pg, id, txn)) = o.queue.pop_front() else {
                     return Ok(());
                 };
+                if !o.pgs.contains_key(&pg) {
+                    return Ok(());
+                }
                 let what = format!(
                     "{:?}",
                     txn.ops
@@ -407,6 +419,11 @@ impl Sim {
             Ev::ClientWake { client } => self.client_wake(client),
             Ev::UpThru { osd, epoch } => {
                 if self.maps.up_thru(osd, epoch).is_some() {
+                    self.broadcast_map();
+                }
+            }
+            Ev::PgTemp { osd, pg, want } => {
+                if self.osds[osd as usize].alive && self.maps.pg_temp(osd, pg, want).is_some() {
                     self.broadcast_map();
                 }
             }
@@ -501,6 +518,20 @@ impl Sim {
                     let d = self.rng.random_range(5..60);
                     self.at(d, Ev::UpThru { osd, epoch });
                 }
+                Effect::PgTemp { want } => {
+                    let d = self.rng.random_range(5..60);
+                    self.at(d, Ev::PgTemp { osd, pg, want });
+                }
+                Effect::Delete => {
+                    trace!(self, "DELETE osd.{osd} PG {pg}");
+                    self.stats.strays_removed += 1;
+                    let o = &mut self.osds[osd as usize];
+                    o.pgs.remove(&pg);
+                    o.queue.retain(|(p, _, _)| *p != pg);
+                    o.store
+                        .remove_collection(&coll(pg))
+                        .map_err(|e| format!("osd.{osd} removing PG {pg}: {e}"))?;
+                }
             }
         }
         Ok(())
@@ -508,6 +539,9 @@ impl Sim {
 
     fn send(&mut self, from: i32, to: i32, env: PeerEnvelope) {
         self.stats.messages += 1;
+        if matches!(env.msg, osd::pg::messages::PeerMsg::Backfill { .. }) {
+            self.stats.backfill_batches += 1;
+        }
         if self.rng.random_bool(self.cfg.loss) {
             self.stats.dropped += 1;
             return;
@@ -575,8 +609,7 @@ impl Sim {
                         o.store.create_collection(&c).map_err(|e| e.to_string())?;
                     }
                     let epochs = self.maps.pg_epochs(pg, 1, e);
-                    let store = self.osds[osd as usize].store.clone();
-                    let (p, eff) = Pg::create(pg, osd, self.pgcfg.clone(), store.as_ref(), &epochs);
+                    let (p, eff) = Pg::create(pg, osd, self.pgcfg.clone(), &epochs);
                     self.osds[osd as usize].pgs.insert(pg, p);
                     self.run_effects(osd, pg, eff)?;
                 }

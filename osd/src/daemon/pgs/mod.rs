@@ -3,11 +3,13 @@
 //! missed from the monitors) and hands every epoch to every PG; it creates
 //! a PG when the map makes this OSD a member, loads the PGs on disk at
 //! start, and routes peer messages and client ops to their PG. Until the
-//! OSD has booted and loaded its PGs it takes neither (peers resend).
+//! OSD has booted and loaded its PGs it takes neither (peers resend). A
+//! copy no longer needed is removed in the background ([`removal`]).
 
+mod removal;
 pub mod task;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,9 +39,21 @@ pub struct Shared {
     pub writer: StoreWriter,
     pub mc: Arc<MonClient>,
     stop: tokio::sync::watch::Sender<Option<String>>,
+    /// PG copies being removed (not created again until they are gone).
+    removing: Mutex<BTreeSet<PgId>>,
+    removals: mpsc::UnboundedSender<PgId>,
 }
 
 impl Shared {
+    /// Hands a PG copy to the removal worker.
+    pub fn remove_pg(&self, pg: PgId) {
+        self.removing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pg);
+        let _ = self.removals.send(pg);
+    }
+
     /// Stops the OSD: its disk can no longer be trusted to take writes.
     pub fn fatal(&self, why: String) {
         tracing::error!("{why}; stopping");
@@ -85,6 +99,14 @@ impl Shared {
     }
 }
 
+/// How long the host waits for things.
+pub struct HostTiming {
+    /// A client op's answer from its PG.
+    pub op_timeout: Duration,
+    /// Between batches of a PG copy's removal (`osd_delete_sleep`).
+    pub delete_pause: Duration,
+}
+
 pub struct PgHost {
     shared: Arc<Shared>,
     cfg: PgConfig,
@@ -98,6 +120,9 @@ pub struct PgHost {
     next_handle: AtomicU64,
     caps: CapsCache,
     op_timeout: Duration,
+    /// The removal worker's queue until `start` runs it, and its pause.
+    remover: Mutex<Option<mpsc::UnboundedReceiver<PgId>>>,
+    delete_pause: Duration,
 }
 
 fn again(m: impl Into<String>) -> RemoteError {
@@ -111,9 +136,14 @@ impl PgHost {
         writer: StoreWriter,
         mc: Arc<MonClient>,
         cfg: PgConfig,
-        op_timeout: Duration,
+        timing: HostTiming,
         stop: tokio::sync::watch::Sender<Option<String>>,
     ) -> Arc<PgHost> {
+        let HostTiming {
+            op_timeout,
+            delete_pause,
+        } = timing;
+        let (removals, remover) = mpsc::unbounded_channel();
         Arc::new(PgHost {
             shared: Arc::new(Shared {
                 id,
@@ -121,6 +151,8 @@ impl PgHost {
                 store,
                 mc,
                 stop,
+                removing: Mutex::new(BTreeSet::new()),
+                removals,
             }),
             cfg,
             pgs: Mutex::new(BTreeMap::new()),
@@ -131,6 +163,8 @@ impl PgHost {
             next_handle: AtomicU64::new(1),
             caps: CapsCache::default(),
             op_timeout,
+            remover: Mutex::new(Some(remover)),
+            delete_pause,
         })
     }
 
@@ -156,6 +190,14 @@ impl PgHost {
             .maps_from(0)
             .await
             .map_err(|e| format!("fetching the map history: {e}"))?;
+        let rx = self
+            .remover
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(rx) = rx {
+            self.spawn_remover(rx, self.delete_pause);
+        }
         let mut maps = self.maps.lock().await;
         maps.absorb(&u)?;
         let latest = maps.latest_epoch();
@@ -167,13 +209,36 @@ impl PgHost {
         for c in colls.into_iter().filter(|c| c.shard.is_none()) {
             let pg = c.pg();
             let store = self.shared.store.clone();
+            match crate::pg::info::is_removing(store.as_ref(), &c) {
+                Ok(true) => {
+                    // Killed while removing it: finish.
+                    self.shared.remove_pg(pg);
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => return Err(format!("reading PG {pg}: {e}")),
+            }
             let epochs = maps.pg_epochs(pg, 0, latest);
+            let pool_gone = maps.latest().is_some_and(|v| {
+                v.map
+                    .pools
+                    .get(&pg.pool)
+                    .is_none_or(|p| pg.seed >= p.pg_num)
+                    && pg.pool <= v.map.pool_max
+            });
+            if pool_gone {
+                // Its pool was deleted while this OSD was away.
+                self.shared.remove_pg(pg);
+                continue;
+            }
             if epochs.is_empty() {
                 continue;
             }
             match Pg::load(pg, self.me(), self.cfg.clone(), store.as_ref(), &epochs) {
                 Ok(Some((p, eff))) => self.install(pg, p, eff),
-                Ok(None) => {}
+                // Created, but stopped before its first state was durable:
+                // it holds nothing.
+                Ok(None) => self.shared.remove_pg(pg),
                 Err(e) => return Err(format!("loading PG {pg}: {e}")),
             }
         }
@@ -193,12 +258,38 @@ impl PgHost {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(pg, tx);
+        self.update_pg_metrics();
+    }
+
+    /// PG copies held and being removed, for the metrics.
+    fn update_pg_metrics(&self) {
+        let removing = self
+            .shared
+            .removing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let held = self
+            .pgs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(pg, t)| !t.is_closed() && !removing.contains(pg))
+            .count();
+        super::metrics_pgs(held, removing.len());
     }
 
     /// Creates the PGs an epoch makes this OSD a member of.
     fn create_new(&self, maps: &MapHistory, v: &EpochView) {
         for pg in v.pgs() {
-            if self.pg(pg).is_some() {
+            if self.pg(pg).is_some()
+                || self
+                    .shared
+                    .removing
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contains(&pg)
+            {
                 continue;
             }
             let pe = v.pg_epoch(pg);
@@ -216,7 +307,7 @@ impl PgHost {
             }
             let first = maps.pool_first_seen(pg.pool).unwrap_or(v.epoch());
             let epochs = maps.pg_epochs(pg, first, v.epoch());
-            let (p, eff) = Pg::create(pg, self.me(), self.cfg.clone(), store.as_ref(), &epochs);
+            let (p, eff) = Pg::create(pg, self.me(), self.cfg.clone(), &epochs);
             self.install(pg, p, eff);
         }
     }

@@ -3,7 +3,9 @@
 //! 100 ms) and carries out its effects: messages go out one-way over the
 //! messenger, store transactions go to the OSD's store writer (applied in
 //! order, group-committed, reported back as committed), replies go to the
-//! waiting client request, up_thru requests go to the monitors. No lock
+//! waiting client request, up_thru and pg_temp requests go to the
+//! monitors, and a PG whose copy here is no longer needed hands itself to
+//! the OSD's PG removal and ends. No lock
 //! is held across the network: a write waiting for its replicas is just
 //! state in the engine.
 
@@ -42,6 +44,8 @@ pub struct PgTask {
     replies: HashMap<u64, oneshot::Sender<OpReply>>,
     /// This PG's own inbox, for the store writer's commit reports.
     inbox: mpsc::UnboundedSender<Cmd>,
+    /// The engine said its copy here is to be removed.
+    deleted: bool,
 }
 
 /// Starts a PG's task; returns its inbox.
@@ -52,6 +56,7 @@ pub fn spawn(pg: Pg, first: Vec<Effect>, shared: Arc<Shared>) -> mpsc::Unbounded
         shared,
         replies: HashMap::new(),
         inbox: tx.clone(),
+        deleted: false,
     };
     task.run_effects(first);
     tokio::spawn(task.run(rx));
@@ -71,6 +76,12 @@ impl PgTask {
                 _ = tick.tick() => Cmd::Event(Event::Tick),
             };
             self.on_cmd(cmd);
+            if self.deleted {
+                // Transactions already queued are applied before the
+                // removal's (one writer, in order).
+                self.shared.remove_pg(self.pg.pgid());
+                return;
+            }
         }
     }
 
@@ -109,6 +120,19 @@ impl PgTask {
                         let _ = tx.send(r);
                     }
                 }
+                Effect::PgTemp { want } => {
+                    let (shared, pg) = (self.shared.clone(), self.pg.pgid());
+                    tokio::spawn(async move {
+                        let cmd = MonCommand::OsdPgTemp {
+                            id: shared.id,
+                            pgs: vec![(pg, want)],
+                        };
+                        if let Err(e) = shared.mc.command(cmd).await {
+                            tracing::debug!("PG {pg}: asking for pg_temp: {e}");
+                        }
+                    });
+                }
+                Effect::Delete => self.deleted = true,
                 Effect::UpThru { epoch } => {
                     let shared = self.shared.clone();
                     tokio::spawn(async move {

@@ -23,6 +23,10 @@ pub struct PgConfig {
     pub max_object_size: u64,
     /// Client ops queued while the PG peers; more are refused (EAGAIN).
     pub max_waiting_ops: usize,
+    /// Objects per backfill batch (Ceph's `osd_backfill_scan_max`).
+    pub backfill_max_objects: usize,
+    /// Bytes of object data per backfill batch (at least one object).
+    pub backfill_max_bytes: u64,
 }
 
 impl Default for PgConfig {
@@ -37,6 +41,8 @@ impl Default for PgConfig {
             resend_ticks: 30,
             max_object_size: 128 << 20,
             max_waiting_ops: 1024,
+            backfill_max_objects: 64,
+            backfill_max_bytes: 8 << 20,
         }
     }
 }
@@ -119,6 +125,14 @@ pub enum Effect {
     UpThru {
         epoch: u32,
     },
+    /// Ask the monitors for a temporary acting set (Ceph's pg_temp) for
+    /// this PG: `want`, or, when empty, the up set again.
+    PgTemp {
+        want: Vec<i32>,
+    },
+    /// This OSD's copy of the PG is no longer needed (its pool is gone,
+    /// or the PG is clean on other OSDs): remove it. The engine is done.
+    Delete,
 }
 
 /// Where the PG stands on this OSD.
@@ -132,6 +146,9 @@ pub enum Phase {
     GetLog(i32),
     /// Primary: waiting until the monitors record its up_thru.
     WaitUpThru,
+    /// Primary: asked the monitors for another acting set (only complete
+    /// copies may serve); waiting for the map that has it.
+    WaitActingChange,
     /// Primary: waiting for the acting members to persist activation.
     Activating,
     /// Primary: serving (client I/O only with `min_size` members).

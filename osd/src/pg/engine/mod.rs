@@ -22,7 +22,16 @@
 //! answered once all have committed; many writes are in flight at once,
 //! one per object. Recovery (`recovery.rs`) copies objects to the members
 //! that miss them, an object touched by a client first.
+//!
+//! Only complete copies serve: when a member of the up set is behind the
+//! authoritative log's tail (or new), the primary asks the monitors for a
+//! temporary acting set of complete copies (Ceph's pg_temp, `acting.rs`)
+//! and backfills the up members from it in the store's hash order
+//! (`backfill.rs`), then gives the PG back to its up set; copies left on
+//! OSDs outside it are removed once the PG is clean there.
 
+mod acting;
+mod backfill;
 mod interface;
 mod ops;
 mod peering;
@@ -70,7 +79,8 @@ struct Peer {
     activated: bool,
     /// Tick the activation was (last) sent at.
     activate_sent: u64,
-    resync: bool,
+    /// A backfill target: its watermark (see `PgInfo::last_backfill`).
+    backfill: Option<Vec<u8>>,
 }
 
 /// A client write in flight.
@@ -130,6 +140,12 @@ struct Primary {
     /// Missing objects no member we know of has.
     unfound: BTreeSet<ObjectId>,
     clean: bool,
+    /// The backfill batch in flight.
+    backfill: Option<backfill::Batch>,
+    /// OSDs outside the acting set that hold a copy, to remove once clean.
+    strays: BTreeSet<i32>,
+    /// The acting set asked of the monitors, and when.
+    temp_asked: Option<(Vec<i32>, u64)>,
 }
 
 /// A replica's state for the current interval.
@@ -137,6 +153,8 @@ struct Primary {
 struct Replica {
     /// Writes that arrived before the ones they follow.
     early: BTreeMap<Version, (i32, PeerEnvelope)>,
+    /// A backfill batch that follows writes not applied here yet.
+    early_backfill: Option<(i32, PeerEnvelope)>,
     /// Newest write committed here.
     committed: Version,
 }
@@ -195,13 +213,7 @@ impl Pg {
     /// A PG new to this OSD, brought through every epoch since its pool
     /// was created (`epochs[0]` is the pool's first epoch). The caller
     /// creates its collection first.
-    pub fn create(
-        pgid: PgId,
-        me: i32,
-        cfg: PgConfig,
-        store: &dyn ObjectStore,
-        epochs: &[PgEpoch],
-    ) -> (Pg, Vec<Effect>) {
+    pub fn create(pgid: PgId, me: i32, cfg: PgConfig, epochs: &[PgEpoch]) -> (Pg, Vec<Effect>) {
         let first = epochs[0].clone();
         let mut st = PgState::default();
         st.info.history.epoch_created = first.epoch;
@@ -211,7 +223,7 @@ impl Pg {
             pg.advance(e.clone());
         }
         pg.persist_info(true);
-        pg.start(store);
+        pg.start();
         let out = std::mem::take(&mut pg.out);
         (pg, out)
     }
@@ -247,7 +259,7 @@ impl Pg {
         if changed {
             pg.persist_info(true);
         }
-        pg.start(store);
+        pg.start();
         let out = std::mem::take(&mut pg.out);
         Ok(Some((pg, out)))
     }
@@ -343,6 +355,7 @@ impl Pg {
             Phase::ReplicaActive => "replica".into(),
             Phase::Deleted => "deleted".into(),
             Phase::GetInfo | Phase::GetLog(_) | Phase::WaitUpThru => "peering".into(),
+            Phase::WaitActingChange => "remapped+peering".into(),
             Phase::Activating => "activating".into(),
             Phase::Down => "down".into(),
             Phase::Incomplete => "incomplete".into(),
@@ -350,6 +363,7 @@ impl Pg {
                 let mut s = vec![if below_min { "peered" } else { "active" }];
                 let missing = !self.st.missing.is_empty()
                     || self.pr.peers.values().any(|p| !p.missing.is_empty());
+                let backfilling = self.pr.peers.values().any(|p| p.backfill.is_some());
                 if !self.pr.unfound.is_empty() {
                     s.push("recovery_unfound");
                 } else if !self.pr.recovering.is_empty() {
@@ -357,11 +371,21 @@ impl Pg {
                 } else if missing {
                     s.push("recovery_wait");
                 }
+                if backfilling {
+                    s.push(if self.pr.backfill.is_some() {
+                        "backfilling"
+                    } else {
+                        "backfill_wait"
+                    });
+                }
                 if undersized {
                     s.push("undersized");
                 }
                 if missing || undersized {
                     s.push("degraded");
+                }
+                if self.cur.up != self.cur.acting {
+                    s.push("remapped");
                 }
                 if self.pr.clean {
                     s.push("clean");
@@ -383,10 +407,10 @@ impl Pg {
                 if self.advance(m) {
                     self.persist_info(true);
                     self.reset();
-                    self.start(store);
+                    self.start();
                 }
                 self.replay_early(store);
-                self.after_map(store);
+                self.after_map();
             }
             Event::Peer { from, env } => self.on_peer(store, from, env),
             Event::Op(op) => self.on_op(store, op),
@@ -494,16 +518,23 @@ impl Pg {
         self.phase = Phase::Stray;
     }
 
-    fn start(&mut self, store: &dyn ObjectStore) {
+    fn start(&mut self) {
         if self.cur.pool.is_none() {
             self.phase = Phase::Deleted;
+            self.out.push(Effect::Delete);
             return;
         }
         if self.is_primary() {
-            self.start_peering(store);
+            self.start_peering();
         } else {
             self.phase = Phase::Stray;
+            self.notify_stray();
         }
+    }
+
+    /// Whether this OSD is in the PG's up or acting set.
+    pub fn is_member(&self) -> bool {
+        self.cur.up.contains(&self.me) || self.cur.acting.contains(&self.me)
     }
 
     fn replay_early(&mut self, store: &dyn ObjectStore) {
@@ -576,13 +607,14 @@ impl Pg {
                 self.send(from, PeerMsg::Notify { info });
             }
             PeerMsg::GetLog { list } => self.send_log(store, from, list),
-            PeerMsg::Notify { info } => self.on_notify(store, from, info),
+            PeerMsg::Notify { info } => self.on_notify(from, info),
             PeerMsg::Log {
                 info,
                 entries,
                 objects,
             } => self.on_log(store, from, info, entries, objects),
-            PeerMsg::NeedResync => self.on_need_resync(store, from),
+            PeerMsg::BackfillDone { upto } => self.on_backfill_done(store, from, upto),
+            PeerMsg::Stray { info } => self.on_stray(from, info),
             PeerMsg::Activated { info, missing } => self.on_activated(store, from, info, missing),
             PeerMsg::RepOpDone { version } => self.on_repop_done(store, from, version),
             PeerMsg::Push {
@@ -596,6 +628,8 @@ impl Pg {
             msg @ (PeerMsg::Activate { .. }
             | PeerMsg::RepOp { .. }
             | PeerMsg::Push { .. }
+            | PeerMsg::Backfill { .. }
+            | PeerMsg::Remove
             | PeerMsg::History { .. }) => {
                 if from != self.cur.primary {
                     tracing::warn!(
@@ -630,7 +664,7 @@ impl Pg {
                 self.maybe_all_activated(store);
             }
             OnCommit::Pulled(obj) => self.on_pull_applied(store, obj),
-            OnCommit::Adopted => self.on_adopted(store),
+            OnCommit::Adopted => self.on_adopted(),
         }
         if self.on_commit.is_empty() && !self.settling.is_empty() {
             for (from, env) in std::mem::take(&mut self.settling) {
@@ -646,11 +680,15 @@ impl Pg {
             | Phase::Incomplete
             | Phase::GetLog(_)
             | Phase::WaitUpThru => self.peering_tick(),
+            Phase::WaitActingChange => self.acting_tick(),
             Phase::Activating | Phase::Active => {
-                self.resend_activations(store);
+                self.resend_activations();
                 self.resend_repops();
                 self.recovery_tick(store);
+                self.backfill_tick(store);
+                self.acting_tick();
             }
+            Phase::Stray => self.stray_tick(),
             _ => {}
         }
     }
@@ -663,7 +701,7 @@ impl Pg {
         obj: &ObjectId,
         need: Version,
     ) -> Option<ObjectState> {
-        if self.st.missing.contains_key(obj) {
+        if self.st.missing.contains_key(obj) || !self.st.info.backfilled(obj) {
             return None;
         }
         let s = self.local_state(store, obj)?;

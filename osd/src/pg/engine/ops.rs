@@ -119,6 +119,13 @@ impl Pg {
             q.push_back(op);
             return;
         }
+        if writes && self.backfill_holds(&op.obj) {
+            // A backfill batch covers it: the write follows the batch.
+            let obj = op.obj.clone();
+            self.hold_for_backfill(&obj);
+            self.pr.locked.entry(obj).or_default().push_back(op);
+            return;
+        }
         let missing_here = self.st.missing.contains_key(&op.obj);
         let missing_elsewhere = self
             .pr
@@ -401,7 +408,7 @@ impl Pg {
 
     /// Releases an object and runs the ops that waited for it.
     pub(super) fn unlock(&mut self, store: &dyn ObjectStore, obj: &crate::store::ObjectId) {
-        if self.pr.recovering.contains_key(obj) {
+        if self.pr.recovering.contains_key(obj) || self.backfill_holds(obj) {
             return;
         }
         let Some(q) = self.pr.locked.remove(obj) else {

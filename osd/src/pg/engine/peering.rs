@@ -2,8 +2,10 @@
 //! authoritative log (Ceph's `find_best_info`: among the members with the
 //! newest `last_epoch_started`, the newest `last_update`, then ourselves,
 //! then the longest log), GetLog (adopt it when another member holds it),
-//! WaitUpThru (the monitors must record that we were alive in this
-//! interval before it may write), Activating (every acting member adopts
+//! choose the acting set (`acting.rs`: only complete copies; ask the
+//! monitors for another one and wait if it differs), WaitUpThru (the
+//! monitors must record that we were alive in this interval before it
+//! may write), Activating (every acting member and backfill target adopts
 //! the log and reports what it misses), Active.
 
 use std::cmp::Reverse;
@@ -17,13 +19,13 @@ use crate::pg::messages::PeerMsg;
 use crate::store::{ListCursor, ObjectId, ObjectStore, Op, Transaction};
 
 impl Pg {
-    pub(super) fn start_peering(&mut self, store: &dyn ObjectStore) {
+    pub(super) fn start_peering(&mut self) {
         self.phase = super::Phase::GetInfo;
         let mine = self.st.info.clone();
         self.pr.infos.insert(self.me, mine);
         self.query_prior();
         // Nobody to ask (or a writable interval with nobody up): decide now.
-        self.evaluate_infos(store);
+        self.evaluate_infos();
     }
 
     /// (Re)computes the prior set and queries whoever in it has not
@@ -47,12 +49,7 @@ impl Pg {
         }
     }
 
-    pub(super) fn on_notify(
-        &mut self,
-        store: &dyn ObjectStore,
-        from: i32,
-        info: crate::pg::info::PgInfo,
-    ) {
+    pub(super) fn on_notify(&mut self, from: i32, info: crate::pg::info::PgInfo) {
         if !self.is_primary()
             || !matches!(self.phase, Phase::GetInfo | Phase::Down | Phase::Incomplete)
         {
@@ -71,12 +68,12 @@ impl Pg {
             self.st.past.prune(les);
         }
         self.query_prior();
-        self.evaluate_infos(store);
+        self.evaluate_infos();
     }
 
     /// With every probed member's info in hand, picks the authoritative
     /// log; a past interval without a member up keeps the PG down.
-    fn evaluate_infos(&mut self, store: &dyn ObjectStore) {
+    fn evaluate_infos(&mut self) {
         let waiting = self
             .pr
             .prior
@@ -91,10 +88,12 @@ impl Pg {
         if waiting {
             return;
         }
+        // A copy in the middle of a backfill cannot be the authority.
         let max_les = self
             .pr
             .infos
             .values()
+            .filter(|i| i.is_complete())
             .map(|i| i.last_epoch_started)
             .max()
             .unwrap_or(0);
@@ -118,7 +117,7 @@ impl Pg {
             .pr
             .infos
             .iter()
-            .filter(|(_, i)| i.last_epoch_started == max_les)
+            .filter(|(_, i)| i.is_complete() && i.last_epoch_started == max_les)
             .max_by_key(|(o, i)| (i.last_update, **o == me, Reverse(i.log_tail), Reverse(**o)))
             .map(|(o, _)| *o)
             .unwrap_or(me);
@@ -131,8 +130,11 @@ impl Pg {
                 .map(|(o, i)| (*o, i.last_epoch_started, i.last_update))
                 .collect::<Vec<_>>()
         );
+        if !self.choose_acting(best) {
+            return;
+        }
         if best == me {
-            self.check_up_thru(store);
+            self.check_up_thru();
         } else {
             let list = self.st.log.head() < self.pr.infos[&best].log_tail;
             self.phase = Phase::GetLog(best);
@@ -315,16 +317,48 @@ impl Pg {
         }
     }
 
-    pub(super) fn on_adopted(&mut self, store: &dyn ObjectStore) {
+    /// Takes the authority's log wholesale and becomes a backfill target
+    /// with an empty watermark: the log cannot be joined to ours, or our
+    /// copy was not complete anyway. Objects stay until backfill replaces
+    /// or removes them; none counts as whole until then.
+    pub(super) fn restart_backfill(
+        &mut self,
+        auth_tail: Version,
+        entries: Vec<LogEntry>,
+    ) -> Transaction {
+        tracing::info!(
+            pg = %self.pgid,
+            "osd.{}: log {}..{} does not join the authority's {}..; backfilling from the start",
+            self.me,
+            self.st.log.tail(),
+            self.st.log.head(),
+            auth_tail
+        );
+        let mut t = self.txn();
+        t.meta.extend(meta::clear_log());
+        t.meta.push(meta::clear_missing());
+        for e in &entries {
+            t.meta.push(meta::entry(e));
+        }
+        self.st.log.reset(auth_tail, entries);
+        self.st.missing.clear();
+        self.st.info.last_backfill = Some(Vec::new());
+        self.st.info.last_complete = Version::ZERO;
+        self.refresh_info();
+        t.meta.push(meta::info(&self.st.info));
+        t
+    }
+
+    pub(super) fn on_adopted(&mut self) {
         if matches!(self.phase, Phase::GetLog(_)) {
-            self.check_up_thru(store);
+            self.check_up_thru();
         }
     }
 
-    fn check_up_thru(&mut self, store: &dyn ObjectStore) {
+    fn check_up_thru(&mut self) {
         let want = self.interval();
         if self.cur.osds.up_thru(self.me) >= want {
-            self.activate(store);
+            self.activate();
             return;
         }
         self.phase = Phase::WaitUpThru;
@@ -336,21 +370,21 @@ impl Pg {
 
     /// After a map in the same interval: up_thru may have come, or an OSD
     /// of a past interval may be back.
-    pub(super) fn after_map(&mut self, store: &dyn ObjectStore) {
+    pub(super) fn after_map(&mut self) {
         if !self.is_primary() {
             return;
         }
         match self.phase {
-            Phase::WaitUpThru => self.check_up_thru(store),
+            Phase::WaitUpThru => self.check_up_thru(),
             Phase::GetInfo | Phase::Down | Phase::Incomplete => {
                 self.query_prior();
-                self.evaluate_infos(store);
+                self.evaluate_infos();
             }
             _ => {}
         }
     }
 
-    fn activate(&mut self, store: &dyn ObjectStore) {
+    fn activate(&mut self) {
         let epoch = self.cur.epoch;
         tracing::debug!(
             pg = %self.pgid,
@@ -374,19 +408,26 @@ impl Pg {
             .cur
             .acting
             .iter()
+            .chain(&self.cur.up)
             .copied()
             .filter(|o| *o != self.me)
             .collect();
         for p in peers {
+            if self.pr.peers.contains_key(&p) {
+                continue;
+            }
             let info = self.pr.infos.get(&p).cloned().unwrap_or_default();
+            let backfill = (!self.cur.acting.contains(&p))
+                .then(|| info.last_backfill.clone().unwrap_or_default());
             self.pr.peers.insert(
                 p,
                 Peer {
                     info,
+                    backfill,
                     ..Peer::default()
                 },
             );
-            self.send_activate(store, p);
+            self.send_activate(p);
         }
         self.phase = Phase::Activating;
     }
@@ -394,41 +435,31 @@ impl Pg {
     /// Sends a member the log it needs: the entries after its last
     /// update when our log holds that point, else the whole log (it works
     /// out its divergence), with our object list when it is behind our tail.
-    fn send_activate(&mut self, store: &dyn ObjectStore, p: i32) {
+    fn send_activate(&mut self, p: i32) {
         let Some(peer) = self.pr.peers.get_mut(&p) else {
             return;
         };
         peer.activate_sent = self.now;
         let lu = peer.info.last_update;
-        let behind = lu < self.st.log.tail();
-        let resync = peer.resync || behind;
-        let from = if !resync && (lu == self.st.log.tail() || self.st.log.get(lu).is_some()) {
+        let backfill = peer.backfill.is_some();
+        let from = if lu >= self.st.log.tail()
+            && (lu == self.st.log.tail() || self.st.log.get(lu).is_some())
+        {
             lu
         } else {
             Version::ZERO
         };
         let entries: Vec<LogEntry> = self.st.log.after(from).cloned().collect();
-        let resync = resync.then(|| self.auth_listing(store));
         let msg = PeerMsg::Activate {
             activation_epoch: self.pr.activation_epoch,
             record: self.cur.acting.len() >= self.cur.min_size(),
             // Entries after `from`; history up to it is shared.
             auth_tail: from.max(self.st.log.tail()),
             entries,
-            resync,
+            backfill,
             history: self.st.info.history,
         };
         self.send(p, msg);
-    }
-
-    pub(super) fn on_need_resync(&mut self, store: &dyn ObjectStore, from: i32) {
-        if self.phase != Phase::Activating {
-            return;
-        }
-        if let Some(p) = self.pr.peers.get_mut(&from) {
-            p.resync = true;
-            self.send_activate(store, from);
-        }
     }
 
     pub(super) fn on_activated(
@@ -441,16 +472,31 @@ impl Pg {
         if self.phase != Phase::Activating {
             return;
         }
+        let acting = self.cur.acting.contains(&from);
         let Some(p) = self.pr.peers.get_mut(&from) else {
             return;
         };
+        if acting && !info.is_complete() {
+            // Its log did not join ours after all: it must be backfilled,
+            // and only complete copies may be acting.
+            let want: Vec<i32> = self
+                .cur
+                .acting
+                .iter()
+                .copied()
+                .filter(|o| *o != from)
+                .collect();
+            self.request_acting(want);
+            return;
+        }
+        p.backfill = (!acting).then(|| info.last_backfill.clone().unwrap_or_default());
         p.info = info;
         p.missing = missing.into_iter().collect();
         p.activated = true;
         self.maybe_all_activated(store);
     }
 
-    pub(super) fn resend_activations(&mut self, store: &dyn ObjectStore) {
+    pub(super) fn resend_activations(&mut self) {
         if self.phase != Phase::Activating {
             return;
         }
@@ -462,7 +508,7 @@ impl Pg {
             .map(|(o, _)| *o)
             .collect();
         for p in late {
-            self.send_activate(store, p);
+            self.send_activate(p);
         }
     }
 

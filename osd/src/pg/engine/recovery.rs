@@ -36,6 +36,7 @@ impl Pg {
             self.recover_object(store, &obj);
         }
         self.update_clean();
+        self.backfill_step(store);
     }
 
     /// Recovers one object now (pull it, or push it).
@@ -58,7 +59,7 @@ impl Pg {
             .pr
             .peers
             .iter()
-            .filter(|(_, p)| !p.missing.contains_key(obj))
+            .filter(|(_, p)| p.backfill.is_none() && !p.missing.contains_key(obj))
             .map(|(o, _)| *o)
             .collect();
         for o in self.pr.infos.keys() {
@@ -231,13 +232,15 @@ impl Pg {
             .cur
             .pool
             .is_some_and(|p| self.cur.acting.len() as u32 >= p.size);
-        let clean = self.phase == Phase::Active && whole && full;
+        let backfilled = self.pr.peers.values().all(|p| p.backfill.is_none());
+        let clean = self.phase == Phase::Active && whole && full && backfilled;
         if clean && !self.pr.clean {
             self.st.info.history.last_epoch_clean = self.cur.epoch;
             self.persist_info(false);
             self.share_history();
         }
         self.pr.clean = clean;
+        self.purge_strays();
     }
 
     /// Resends pulls and pushes nobody answered; looks for unfound objects

@@ -1,6 +1,9 @@
 //! A replica's side: adopting the primary's log at activation, applying
 //! its writes strictly in log order (early ones wait, repeated ones are
-//! acknowledged again once committed), and taking recovered objects.
+//! acknowledged again once committed), taking recovered objects and
+//! backfill batches (a backfill target applies a write's object ops only
+//! below its watermark; the rest come with the backfill), and removing a
+//! stray copy when the primary says the PG is clean without it.
 
 use cluster::Version;
 
@@ -27,7 +30,7 @@ impl Pg {
                 record,
                 auth_tail,
                 entries,
-                resync,
+                backfill,
                 history,
             } => {
                 if self.phase == Phase::ReplicaActive {
@@ -38,10 +41,32 @@ impl Pg {
                     self.store_txn(t, OnCommit::Send(from, reply));
                     return;
                 }
-                let Some(mut t) = self.adopt_log(store, auth_tail, entries, resync) else {
-                    self.send(from, PeerMsg::NeedResync);
-                    return;
+                let mut t = if backfill && self.st.info.is_complete() {
+                    // A copy that was complete but is behind the log (or
+                    // new): backfill it from the start.
+                    self.restart_backfill(auth_tail, entries)
+                } else {
+                    let keep = entries.clone();
+                    match self.adopt_log(store, auth_tail, entries, None) {
+                        Some(t) => t,
+                        None => self.restart_backfill(auth_tail, keep),
+                    }
                 };
+                if !self.st.info.is_complete() {
+                    // Objects past the watermark come with the backfill.
+                    let skip: Vec<ObjectId> = self
+                        .st
+                        .missing
+                        .keys()
+                        .filter(|o| !self.st.info.backfilled(o))
+                        .cloned()
+                        .collect();
+                    for o in skip {
+                        self.st.missing.remove(&o);
+                        t.meta.push(meta::found(&o));
+                    }
+                    self.refresh_info();
+                }
                 self.st.info.history.merge(&history);
                 if record {
                     self.st.info.last_epoch_started = activation_epoch;
@@ -81,6 +106,25 @@ impl Pg {
                     }
                     self.rep_op(f, e);
                 }
+                if let Some((f, e)) = self.rep.early_backfill.take() {
+                    self.on_backfill_batch(store, f, e);
+                }
+            }
+            PeerMsg::Backfill { .. } if self.phase == Phase::ReplicaActive => {
+                self.on_backfill_batch(store, from, env);
+            }
+            PeerMsg::Remove => {
+                if self.is_member() || self.phase != Phase::Stray {
+                    return;
+                }
+                tracing::info!(
+                    pg = %self.pgid,
+                    "osd.{}: PG is clean on {:?} without this copy: removing it",
+                    self.me,
+                    self.cur.acting
+                );
+                self.phase = Phase::Deleted;
+                self.out.push(super::Effect::Delete);
             }
             PeerMsg::Push {
                 object,
@@ -178,7 +222,9 @@ impl Pg {
         }
         let mut t = Transaction::new(self.coll, v);
         t.mtime_ns = mtime_ns;
-        t.ops = ops;
+        if self.st.info.backfilled(&entry.object) {
+            t.ops = ops;
+        }
         self.log_write(&mut t, entry, trim_to);
         let reply = self.envelope(PeerMsg::RepOpDone { version: v });
         self.store_txn(t, OnCommit::RepCommitted(v, from, reply));

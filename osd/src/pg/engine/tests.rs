@@ -110,7 +110,7 @@ fn a_history_newer_than_every_answer_makes_the_pg_incomplete() {
         &[0, 1],
         &[(0, true, 10, 0), (1, true, 1, 0), (2, false, 1, 5)],
     );
-    let (mut pg, first) = Pg::create(PG, 0, PgConfig::default(), &store, &[e5, e9, e10]);
+    let (mut pg, first) = Pg::create(PG, 0, PgConfig::default(), &[e5, e9, e10]);
     let mut out = first;
     // Apply the creation's transactions.
     for e in std::mem::take(&mut out) {
@@ -135,6 +135,7 @@ fn a_history_newer_than_every_answer_makes_the_pg_incomplete() {
             last_epoch_clean: 4,
             same_interval_since: 5,
         },
+        last_backfill: None,
     };
     let env = notify(&pg, info);
     feed(&mut pg, &store, Event::Peer { from: 1, env });
@@ -151,7 +152,8 @@ fn a_history_newer_than_every_answer_makes_the_pg_incomplete() {
         "{q}"
     );
     // osd.2 comes back: it is asked, and its log (from epoch 9) is the
-    // authority.
+    // authority. This OSD holds nothing (behind the authority's tail), so
+    // it asks for an acting set of the complete copies, osd.2 first.
     let e11 = epoch(
         11,
         &[0, 1],
@@ -170,8 +172,14 @@ fn a_history_newer_than_every_answer_makes_the_pg_incomplete() {
             last_epoch_clean: 4,
             same_interval_since: 5,
         },
+        last_backfill: None,
     };
     let env = notify(&pg, info2);
-    feed(&mut pg, &store, Event::Peer { from: 2, env });
-    assert_eq!(*pg.phase(), Phase::GetLog(2));
+    let out = feed(&mut pg, &store, Event::Peer { from: 2, env });
+    assert_eq!(*pg.phase(), Phase::WaitActingChange);
+    assert!(
+        matches!(&out[..], [Effect::PgTemp { want }] if *want == vec![2, 1]),
+        "{out:?}"
+    );
+    assert_eq!(pg.state_name(), "remapped+peering");
 }
