@@ -6,6 +6,7 @@
 #   deploy/local-cluster.sh status   [--dir DIR]
 #   deploy/local-cluster.sh stop DAEMON  [--dir DIR]   # kill -9, e.g. mon.a, osd.2
 #   deploy/local-cluster.sh start DAEMON [--dir DIR]   # restart it on its data
+#   deploy/local-cluster.sh add-osd  [--dir DIR]       # one more OSD; prints its id
 #   deploy/local-cluster.sh down     [--dir DIR]       # stop everything it started
 #
 # Binaries come from target/release (or $CARGO_TARGET_DIR/release, or
@@ -205,8 +206,30 @@ down)
     done
     echo "the cluster's data stays in $DIR; remove it to start afresh"
     ;;
+add-osd)
+    need_binaries
+    [ -e "$CONF" ] || { echo "no cluster in $DIR (run up first)" >&2; exit 1; }
+    conf_ip="$(sed -n 's/^public_addr: *"\{0,1\}\([0-9.]*\):.*/\1/p' "$CONF")"
+    IP="${conf_ip:-$IP}"
+    # The monitors pick the id: make the disk aside, then name it by id.
+    rm -rf "$DIR/osd/.new"
+    out="$("$BIN/strata-osd" --mkfs --data "$DIR/osd/.new" --conf "$CONF")"
+    id="$(printf '%s\n' "$out" | grep -o 'osd\.[0-9]*' | head -1 | cut -d. -f2)"
+    [ -n "$id" ] || { echo "strata-osd --mkfs did not print an id: $out" >&2; exit 1; }
+    if [ -e "$DIR/osd/$id" ]; then
+        echo "$DIR/osd/$id exists already; the new disk stays in $DIR/osd/.new" >&2
+        exit 1
+    fi
+    mv "$DIR/osd/.new" "$DIR/osd/$id"
+    echo "  osd.$id: {metrics_addr: \"$IP:$((9400 + id))\"}" >>"$CONF"
+    before="$(strata status --format json --connect-timeout 3 | grep -o '"num_up_osds": [0-9]*' | grep -o '[0-9]*$')"
+    start_daemon "osd.$id"
+    wait_for 60 "osd.$id up" osds_up "$((before + 1))"
+    echo "osd.$id is up; data moves to it now (watch: $BIN/strata --conf $CONF status)"
+    echo "$id"
+    ;;
 *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     [ "$CMD" = help ] || exit 2
     ;;
 esac

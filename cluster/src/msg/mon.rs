@@ -65,6 +65,17 @@ pub struct PgStat {
     /// The PG has been clean through this epoch (the reported epoch if it
     /// is clean now): the monitors keep the maps after the oldest one.
     pub last_epoch_clean: u32,
+    /// Object copies missing for the pool's size (Ceph's degraded).
+    pub num_objects_degraded: u64,
+    /// Object copies not yet where CRUSH puts them, while enough copies
+    /// exist elsewhere (Ceph's misplaced).
+    pub num_objects_misplaced: u64,
+    /// Objects no reachable OSD holds at the version needed.
+    pub num_objects_unfound: u64,
+    /// Objects and bytes this primary recovered or backfilled so far (the
+    /// monitors turn the increments into a rate).
+    pub recovered_objects: u64,
+    pub recovered_bytes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
@@ -244,6 +255,18 @@ pub struct ClusterView {
     pub pg_stats: Vec<PgStat>,
     /// The oldest OSDMap epoch the monitors still hold.
     pub osdmap_first_committed: u32,
+    pub recovery: RecoveryView,
+}
+
+/// How fast the cluster recovers, and how far the recovery under way is.
+#[derive(Clone, Debug, Default, PartialEq, Archive, Serialize, Deserialize)]
+pub struct RecoveryView {
+    /// Object copies recovered or backfilled per second (last 10 s).
+    pub objects_per_sec: f64,
+    pub bytes_per_sec: f64,
+    /// Since object copies went missing or misplaced: (seconds, fraction
+    /// done against the most outstanding seen).
+    pub progress: Option<(f64, f64)>,
 }
 
 impl ClusterView {

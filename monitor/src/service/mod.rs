@@ -6,6 +6,7 @@
 pub mod authz;
 pub mod failure;
 mod map_trim;
+mod recovery_rate;
 mod status;
 mod subscribe;
 mod ticker;
@@ -57,6 +58,8 @@ pub struct Monitor {
     /// The primaries' latest PG reports (kept by the leader, in memory,
     /// as Ceph's manager keeps them): by (pool, seed), with when and who.
     pub pg_stats: Mutex<PgReports>,
+    /// Recovery rate and progress, from the same reports.
+    pub recovery: Mutex<recovery_rate::RecoveryTracker>,
 }
 
 /// The messenger's handler; the monitor is set once it exists (the
@@ -234,6 +237,12 @@ impl Monitor {
                     unreachable!("built above")
                 };
                 let now = Instant::now();
+                {
+                    let mut r = self.recovery.lock().unwrap_or_else(|p| p.into_inner());
+                    for s in &stats {
+                        r.record(osd, s, now);
+                    }
+                }
                 let mut all = self.pg_stats.lock().unwrap_or_else(|p| p.into_inner());
                 for s in stats {
                     all.insert((s.pool, s.seed), (s, now, osd));

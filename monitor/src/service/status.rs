@@ -90,6 +90,16 @@ impl Monitor {
             }
             let (pgs_by_state, pg_stats) = self.pg_states(&s.osdmap);
             pg_health(&pgs_by_state, &mut health);
+            let totals = ObjectTotals::of(&s.osdmap, &pg_stats);
+            totals.health(&mut health);
+            let recovery = self
+                .recovery
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .view(
+                    totals.degraded + totals.misplaced,
+                    std::time::Instant::now(),
+                );
             ClusterView {
                 monmap: s.monmap.clone(),
                 osdmap: s.osdmap.clone(),
@@ -102,6 +112,7 @@ impl Monitor {
                 pgs_by_state,
                 pg_stats,
                 osdmap_first_committed: s.first_epoch(),
+                recovery,
             }
         })
     }
@@ -166,5 +177,90 @@ fn pg_health(by_state: &[(String, u32)], health: &mut Vec<HealthCheck>) {
             summary: format!("Degraded data redundancy: {degraded} pgs degraded"),
             detail,
         });
+    }
+}
+
+/// Object copies across the cluster, as Ceph counts them: copies are
+/// objects times their pool's size.
+#[derive(Default)]
+struct ObjectTotals {
+    copies: u64,
+    degraded: u64,
+    misplaced: u64,
+    objects: u64,
+    unfound: u64,
+}
+
+impl ObjectTotals {
+    fn of(map: &cluster::OsdMap, stats: &[PgStat]) -> ObjectTotals {
+        let mut t = ObjectTotals::default();
+        for s in stats {
+            let size = map.pools.get(&s.pool).map_or(0, |p| u64::from(p.size));
+            t.objects += s.num_objects;
+            t.copies += s.num_objects * size;
+            t.degraded += s.num_objects_degraded;
+            t.misplaced += s.num_objects_misplaced;
+            t.unfound += s.num_objects_unfound;
+        }
+        t
+    }
+
+    fn ratio(&self, n: u64) -> String {
+        format!("{n}/{} objects", self.copies.max(n))
+    }
+
+    fn pct(&self, n: u64) -> f64 {
+        100.0 * n as f64 / self.copies.max(n).max(1) as f64
+    }
+
+    /// Ceph's object-level checks; PG_DEGRADED gains the object counts.
+    fn health(&self, health: &mut Vec<HealthCheck>) {
+        if self.degraded > 0 {
+            let what = format!(
+                "{} degraded ({:.3}%)",
+                self.ratio(self.degraded),
+                self.pct(self.degraded)
+            );
+            match health.iter_mut().find(|h| h.code == "PG_DEGRADED") {
+                Some(h) => {
+                    h.summary = h.summary.replacen(
+                        "Degraded data redundancy: ",
+                        &format!("Degraded data redundancy: {what}, "),
+                        1,
+                    )
+                }
+                None => health.push(HealthCheck {
+                    code: "PG_DEGRADED".into(),
+                    severity: "HEALTH_WARN".into(),
+                    summary: format!("Degraded data redundancy: {what}"),
+                    detail: Vec::new(),
+                }),
+            }
+        }
+        if self.misplaced > 0 {
+            health.push(HealthCheck {
+                code: "OBJECT_MISPLACED".into(),
+                severity: "HEALTH_WARN".into(),
+                summary: format!(
+                    "{} misplaced ({:.3}%)",
+                    self.ratio(self.misplaced),
+                    self.pct(self.misplaced)
+                ),
+                detail: Vec::new(),
+            });
+        }
+        if self.unfound > 0 {
+            health.push(HealthCheck {
+                code: "OBJECT_UNFOUND".into(),
+                severity: "HEALTH_WARN".into(),
+                summary: format!(
+                    "{}/{} objects unfound ({:.3}%)",
+                    self.unfound,
+                    self.objects.max(self.unfound),
+                    100.0 * self.unfound as f64 / self.objects.max(self.unfound).max(1) as f64
+                ),
+                detail: Vec::new(),
+            });
+        }
     }
 }

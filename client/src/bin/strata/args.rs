@@ -38,8 +38,10 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Cmd {
-    /// Cluster status: health, monitors, OSDs, PGs.
+    /// Cluster status: health, monitors, OSDs, PGs, recovery.
     Status,
+    /// The status, then cluster events as they happen (`strata -w`).
+    Watch,
     /// Health checks (`health detail` lists what each is about).
     Health { detail: Option<String> },
     /// The monitor quorum and its leader.

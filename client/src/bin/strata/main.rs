@@ -6,6 +6,7 @@
 
 mod args;
 mod print;
+mod status;
 mod tree;
 
 use std::path::PathBuf;
@@ -18,7 +19,15 @@ use cluster::msg::mon::{MonCommand, MonReply, MonRequest};
 use serde_json::json;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `strata -w` is Ceph's spelling of `strata watch`.
+    let argv = std::env::args_os().map(|a| {
+        if a == "-w" || a == "--watch" {
+            "watch".into()
+        } else {
+            a
+        }
+    });
+    let cli = Cli::parse_from(argv);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -90,7 +99,8 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
     }
     let (mc, opts) = connect(&cli).await?;
     match &cli.cmd {
-        Cmd::Status => print::status(&mc.status().await?, fmt),
+        Cmd::Status => status::status(&mc.status().await?, fmt),
+        Cmd::Watch => status::watch(&mc, fmt).await?,
         Cmd::Health { detail } => print::health(
             &mc.status().await?,
             detail.as_deref() == Some("detail"),

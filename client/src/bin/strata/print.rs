@@ -16,7 +16,7 @@ pub fn json(v: &Value) {
     );
 }
 
-fn checks_json(v: &ClusterView, detail: bool) -> Value {
+pub fn checks_json(v: &ClusterView, detail: bool) -> Value {
     let mut checks = serde_json::Map::new();
     for h in &v.health {
         let mut c = json!({
@@ -35,75 +35,12 @@ fn checks_json(v: &ClusterView, detail: bool) -> Value {
     json!({"status": v.health_status(), "checks": checks})
 }
 
-fn quorum_ranks(v: &ClusterView) -> Vec<usize> {
+pub fn quorum_ranks(v: &ClusterView) -> Vec<usize> {
     v.quorum.iter().filter_map(|n| v.monmap.rank(n)).collect()
 }
 
-fn num_pgs(v: &ClusterView) -> u32 {
+pub fn num_pgs(v: &ClusterView) -> u32 {
     v.pgs_by_state.iter().map(|(_, n)| n).sum()
-}
-
-pub fn status(v: &ClusterView, fmt: Format) {
-    let m = &v.osdmap;
-    if fmt == Format::Json {
-        json(&json!({
-            "fsid": m.fsid,
-            "health": checks_json(v, false),
-            "election_epoch": v.raft_term,
-            "quorum": quorum_ranks(v),
-            "quorum_names": v.quorum,
-            "quorum_leader_name": v.leader,
-            "monmap": {"epoch": v.monmap.epoch, "num_mons": v.monmap.mons.len()},
-            "osdmap": {
-                "epoch": m.epoch,
-                "first_committed": v.osdmap_first_committed,
-                "num_osds": m.osds.len(),
-                "num_up_osds": m.num_up(),
-                "num_in_osds": m.num_in(),
-                "num_pools": m.pools.len(),
-            },
-            "pgmap": {
-                "num_pgs": num_pgs(v),
-                "num_pools": m.pools.len(),
-                "pgs_by_state": v.pgs_by_state.iter()
-                    .map(|(s, n)| json!({"state_name": s, "count": n})).collect::<Vec<_>>(),
-            },
-        }));
-        return;
-    }
-    println!("  cluster:");
-    println!("    id:     {}", m.fsid);
-    println!("    health: {}", v.health_status());
-    for h in &v.health {
-        println!("            {}", h.summary);
-    }
-    println!();
-    println!("  services:");
-    println!(
-        "    mon: {} daemons, quorum {} (leader {}, term {})",
-        v.monmap.mons.len(),
-        v.quorum.join(","),
-        v.leader.as_deref().unwrap_or("none"),
-        v.raft_term
-    );
-    println!(
-        "    osd: {} osds: {} up, {} in; epoch e{}",
-        m.osds.len(),
-        m.num_up(),
-        m.num_in(),
-        m.epoch
-    );
-    println!();
-    println!("  data:");
-    println!("    pools:   {} pools, {} pgs", m.pools.len(), num_pgs(v));
-    if !v.pgs_by_state.is_empty() {
-        let states: Vec<String> = v
-            .pgs_by_state
-            .iter()
-            .map(|(s, n)| format!("{n} {s}"))
-            .collect();
-        println!("    pgs:     {}", states.join(", "));
-    }
 }
 
 pub fn health(v: &ClusterView, detail: bool, fmt: Format) {
@@ -394,7 +331,7 @@ pub fn rule_dump(m: &OsdMap, name: Option<&str>, _fmt: Format) -> Result<(), Cli
     Ok(())
 }
 
-fn human(bytes: u64) -> String {
+pub fn human(bytes: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = bytes as f64;
     let mut u = 0;

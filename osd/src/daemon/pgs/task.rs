@@ -189,11 +189,11 @@ impl PgTask {
         }
         let c = self.coll();
         let store = &self.shared.store;
-        let (mut objects, mut bytes) = (0u64, 0u64);
+        let (mut keys, mut bytes) = (Vec::new(), 0u64);
         let mut cursor = None;
         while let Ok(page) = store.list_objects(&c, cursor.as_ref(), 1000) {
             for o in &page.objects {
-                objects += 1;
+                keys.push(o.sort_key());
                 bytes += store.stat(&c, o).map_or(0, |s| s.size);
             }
             match page.next {
@@ -203,11 +203,13 @@ impl PgTask {
         }
         let pe = self.pg.pg_epoch();
         let lu = self.pg.info().last_update;
+        let copies = self.pg.copy_counts(&keys);
+        let (recovered_objects, recovered_bytes) = self.pg.recovered();
         Some(PgStat {
             pool: c.pool,
             seed: c.seed,
             state: self.pg.state_name(),
-            num_objects: objects,
+            num_objects: keys.len() as u64,
             num_bytes: bytes,
             up: pe.up.clone(),
             acting: pe.acting.clone(),
@@ -218,6 +220,11 @@ impl PgTask {
             } else {
                 self.pg.info().history.last_epoch_clean
             },
+            num_objects_degraded: copies.degraded,
+            num_objects_misplaced: copies.misplaced,
+            num_objects_unfound: copies.unfound,
+            recovered_objects,
+            recovered_bytes,
         })
     }
 }

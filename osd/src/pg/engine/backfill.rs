@@ -180,8 +180,18 @@ impl Pg {
         let Some(b) = self.pr.backfill.as_mut() else {
             return;
         };
-        if b.upto != upto || b.waiting.remove(&from).is_none() {
+        if b.upto != upto {
             return;
+        }
+        let Some(sent) = b.waiting.remove(&from) else {
+            return;
+        };
+        if let PeerMsg::Backfill { objects, .. } = &sent.msg {
+            self.recovered.0 += objects.len() as u64;
+            self.recovered.1 += objects
+                .iter()
+                .map(|(_, s)| s.data.len() as u64)
+                .sum::<u64>();
         }
         if let Some(p) = self.pr.peers.get_mut(&from) {
             if upto.is_none() {

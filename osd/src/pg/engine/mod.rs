@@ -148,6 +148,16 @@ struct Primary {
     temp_asked: Option<(Vec<i32>, u64)>,
 }
 
+/// Object copies that are not where they should be (for `pg stat`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CopyCounts {
+    /// Copies missing for the pool's size.
+    pub degraded: u64,
+    /// Copies still to be backfilled while enough copies exist.
+    pub misplaced: u64,
+    pub unfound: u64,
+}
+
 /// A replica's state for the current interval.
 #[derive(Debug, Default)]
 struct Replica {
@@ -180,6 +190,9 @@ pub struct Pg {
     settling: Vec<(i32, PeerEnvelope)>,
     /// Ops that arrived while the PG was not active.
     waiting: VecDeque<ClientOp>,
+    /// Objects and bytes copied to other members (recovery and backfill)
+    /// since this engine started.
+    recovered: (u64, u64),
     pr: Primary,
     rep: Replica,
     out: Vec<Effect>,
@@ -280,6 +293,7 @@ impl Pg {
             early_ops: Vec::new(),
             settling: Vec::new(),
             waiting: VecDeque::new(),
+            recovered: (0, 0),
             pr: Primary::default(),
             rep: Replica::default(),
             out: Vec::new(),
@@ -335,6 +349,38 @@ impl Pg {
     }
     pub fn unfound(&self) -> usize {
         self.pr.unfound.len()
+    }
+
+    /// Objects and bytes this engine copied to other members so far.
+    pub fn recovered(&self) -> (u64, u64) {
+        self.recovered
+    }
+
+    /// Degraded, misplaced and unfound object copies (primary only),
+    /// given the sort keys of the objects the primary holds.
+    pub fn copy_counts(&self, keys: &[Vec<u8>]) -> CopyCounts {
+        let n = keys.len() as u64;
+        let size = self.cur.pool.map_or(0, |p| p.size as u64);
+        let acting = self.cur.acting.len() as u64;
+        let mut missing = self.st.missing.len() as u64;
+        let mut backfilled = 0u64;
+        let mut to_backfill = 0u64;
+        for p in self.pr.peers.values() {
+            match &p.backfill {
+                None => missing += p.missing.len() as u64,
+                Some(lb) => {
+                    let done = keys.iter().filter(|k| *k <= lb).count() as u64;
+                    backfilled += done;
+                    to_backfill += n - done;
+                }
+            }
+        }
+        let short = size.saturating_sub(acting) * n;
+        CopyCounts {
+            degraded: missing + short.saturating_sub(backfilled),
+            misplaced: if short == 0 { to_backfill } else { 0 },
+            unfound: self.pr.unfound.len() as u64,
+        }
     }
 
     /// Active with every acting member holding every object.

@@ -208,10 +208,14 @@ impl Pg {
                 p.missing.remove(&obj);
             }
         }
-        let Some(Recovery::Pushing { waiting, .. }) = self.pr.recovering.get_mut(&obj) else {
+        let Some(Recovery::Pushing { waiting, state, .. }) = self.pr.recovering.get_mut(&obj)
+        else {
             return;
         };
-        waiting.remove(&from);
+        if waiting.remove(&from) {
+            self.recovered.0 += 1;
+            self.recovered.1 += state.data.len() as u64;
+        }
         if waiting.is_empty() {
             self.pr.recovering.remove(&obj);
             self.finish_object(store, &obj);
