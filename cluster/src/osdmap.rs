@@ -57,6 +57,76 @@ pub struct OsdInfo {
     pub down_since_ms: u64,
     /// Set when an operator marked it out (auto-in on boot then does not apply).
     pub out_by_operator: bool,
+    /// How full the monitors find it, from its reports and the map's
+    /// ratios.
+    pub fullness: Fullness,
+}
+
+/// An OSD's space state, as the monitors set it (Ceph's nearfull,
+/// backfillfull and full OSD states). Ordered: each implies the ones
+/// before it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Archive, Serialize, Deserialize,
+)]
+#[rkyv(derive(Debug))]
+pub enum Fullness {
+    #[default]
+    Ok,
+    /// Past the nearfull ratio: a warning.
+    Nearfull,
+    /// Past the backfillfull ratio: no backfill into it.
+    Backfillfull,
+    /// Past the full ratio: writes to its PGs are refused.
+    Full,
+}
+
+impl Fullness {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fullness::Ok => "ok",
+            Fullness::Nearfull => "nearfull",
+            Fullness::Backfillfull => "backfillfull",
+            Fullness::Full => "full",
+        }
+    }
+}
+
+/// The used/total ratios at which an OSD becomes nearfull, backfillfull
+/// and full, in millionths (Ceph's defaults: 0.85, 0.90, 0.95).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct FullRatios {
+    pub nearfull_ppm: u32,
+    pub backfillfull_ppm: u32,
+    pub full_ppm: u32,
+}
+
+impl Default for FullRatios {
+    fn default() -> Self {
+        FullRatios {
+            nearfull_ppm: 850_000,
+            backfillfull_ppm: 900_000,
+            full_ppm: 950_000,
+        }
+    }
+}
+
+impl FullRatios {
+    /// Where `used` of `total` bytes stands.
+    pub fn classify(&self, used: u64, total: u64) -> Fullness {
+        if total == 0 {
+            return Fullness::Ok;
+        }
+        let ppm = (u128::from(used) * 1_000_000 / u128::from(total)) as u64;
+        if ppm >= u64::from(self.full_ppm) {
+            Fullness::Full
+        } else if ppm >= u64::from(self.backfillfull_ppm) {
+            Fullness::Backfillfull
+        } else if ppm >= u64::from(self.nearfull_ppm) {
+            Fullness::Nearfull
+        } else {
+            Fullness::Ok
+        }
+    }
 }
 
 impl OsdInfo {
@@ -83,6 +153,7 @@ pub struct OsdMap {
     /// being backfilled, its complete copies serve it. Set and cleared
     /// by the PG's primary.
     pub pg_temp: BTreeMap<PgId, Vec<i32>>,
+    pub full_ratios: FullRatios,
 }
 
 /// The change from epoch `epoch - 1` to `epoch`.
@@ -101,6 +172,7 @@ pub struct Incremental {
     pub ec_removed: Vec<String>,
     /// pg_temp entries set (an empty list removes the entry).
     pub pg_temp: Vec<(PgId, Vec<i32>)>,
+    pub full_ratios: Option<FullRatios>,
 }
 
 impl OsdMap {
@@ -189,6 +261,7 @@ impl OsdMap {
             ec_set,
             ec_removed,
             pg_temp,
+            full_ratios: (self.full_ratios != next.full_ratios).then_some(next.full_ratios),
         }
     }
 
@@ -226,6 +299,9 @@ impl OsdMap {
         }
         for k in &inc.ec_removed {
             self.ec_profiles.remove(k);
+        }
+        if let Some(r) = inc.full_ratios {
+            self.full_ratios = r;
         }
         for (pg, osds) in &inc.pg_temp {
             if osds.is_empty() {
@@ -274,6 +350,7 @@ mod tests {
             up_thru: 0,
             down_since_ms: 0,
             out_by_operator: false,
+            fullness: Default::default(),
         }
     }
 

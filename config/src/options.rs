@@ -81,6 +81,9 @@ pub struct Options {
     pub osd_pg_log_dups_tracked: u32,
     /// Objects a PG's primary recovers at once.
     pub osd_recovery_max_active: u32,
+    /// An OSD's capacity in bytes for the full ratios; 0: its
+    /// filesystem's size (set it when OSDs share a filesystem).
+    pub osd_capacity_bytes: u64,
     /// Pause between batches when an OSD removes a PG copy it no longer
     /// needs (a stray, or a deleted pool's), so removal yields the disk.
     pub osd_delete_sleep: f64,
@@ -122,6 +125,7 @@ impl Default for Options {
             osd_pg_log_dups_tracked: 3000,
             osd_recovery_max_active: 3,
             osd_delete_sleep: 0.01,
+            osd_capacity_bytes: 0,
         }
     }
 }

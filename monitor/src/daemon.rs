@@ -84,6 +84,7 @@ pub async fn run(id: &str, opts: Options) -> Result<(), String> {
         subscribers: Subscribers::default(),
         pg_stats: Mutex::new(Default::default()),
         recovery: Mutex::new(Default::default()),
+        osd_stats: Mutex::new(Default::default()),
     });
     let _ = handler.0.set(mon.clone());
     crate::service::start_background(mon.clone(), seed);

@@ -97,4 +97,8 @@ impl RemoteError {
     pub fn again(m: impl Into<String>) -> RemoteError {
         RemoteError::new(ErrorCode::Again, m)
     }
+    /// ENOSPC: the cluster (an OSD the object's PG uses) is full.
+    pub fn full(m: impl Into<String>) -> RemoteError {
+        RemoteError::new(ErrorCode::Full, m)
+    }
 }

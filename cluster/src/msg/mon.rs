@@ -35,10 +35,11 @@ pub enum MonRequest {
         reporter: u32,
         failed_for_ms: u64,
     },
-    /// A primary's report on the PGs it leads.
+    /// An OSD's report: its space, and the PGs it leads.
     PgStats {
         osd: u32,
         epoch: u32,
+        osd_stat: OsdStat,
         stats: Vec<PgStat>,
     },
     /// An entity's caps, for an OSD checking a client's request: answered
@@ -78,6 +79,17 @@ pub struct PgStat {
     pub recovered_bytes: u64,
 }
 
+/// An OSD's space and load, as it reports them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct OsdStat {
+    /// Its capacity (`osd_capacity_bytes`, or its filesystem's size).
+    pub total_bytes: u64,
+    /// What its store takes on disk.
+    pub used_bytes: u64,
+    /// PG copies it holds.
+    pub num_pgs: u32,
+}
+
 #[derive(Clone, Debug, PartialEq, Archive, Serialize, Deserialize)]
 pub enum MonCommand {
     /// Allocates an OSD id for a new disk (`osd new`), idempotent per uuid.
@@ -97,6 +109,12 @@ pub enum MonCommand {
     OsdAlive {
         id: u32,
         epoch: u32,
+    },
+    /// `osd set-nearfull-ratio`, `osd set-backfillfull-ratio`,
+    /// `osd set-full-ratio`: `which` is nearfull, backfillfull or full.
+    OsdSetRatio {
+        which: String,
+        ratio: f64,
     },
     /// A PG's acting primary asks for a temporary acting set (empty: the
     /// up set again) for PGs it is the acting primary of.
@@ -256,6 +274,8 @@ pub struct ClusterView {
     /// The oldest OSDMap epoch the monitors still hold.
     pub osdmap_first_committed: u32,
     pub recovery: RecoveryView,
+    /// Each OSD's last space report.
+    pub osd_stats: Vec<(u32, OsdStat)>,
 }
 
 /// How fast the cluster recovers, and how far the recovery under way is.

@@ -123,6 +123,7 @@ mod tests {
                     up_thru: 0,
                     down_since_ms: if *u { 0 } else { 1_000 },
                     out_by_operator: false,
+                    fullness: Default::default(),
                 },
             );
         }

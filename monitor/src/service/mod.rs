@@ -60,6 +60,8 @@ pub struct Monitor {
     pub pg_stats: Mutex<PgReports>,
     /// Recovery rate and progress, from the same reports.
     pub recovery: Mutex<recovery_rate::RecoveryTracker>,
+    /// Each OSD's last space report, with when it came.
+    pub osd_stats: Mutex<std::collections::BTreeMap<u32, (cluster::msg::mon::OsdStat, Instant)>>,
 }
 
 /// The messenger's handler; the monitor is set once it exists (the
@@ -228,15 +230,35 @@ impl Monitor {
                 }
                 MonReply::Done(Done::default())
             }
-            MonRequest::PgStats { osd, epoch, stats } => {
-                let req = MonRequest::PgStats { osd, epoch, stats };
+            MonRequest::PgStats {
+                osd,
+                epoch,
+                osd_stat,
+                stats,
+            } => {
+                let req = MonRequest::PgStats {
+                    osd,
+                    epoch,
+                    osd_stat,
+                    stats,
+                };
                 if let Err(r) = self.leader_or_forward(from, req.clone()).await {
                     return r;
                 }
-                let MonRequest::PgStats { osd, stats, .. } = req else {
+                let MonRequest::PgStats {
+                    osd,
+                    stats,
+                    osd_stat,
+                    ..
+                } = req
+                else {
                     unreachable!("built above")
                 };
                 let now = Instant::now();
+                self.osd_stats
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(osd, (osd_stat, now));
                 {
                     let mut r = self.recovery.lock().unwrap_or_else(|p| p.into_inner());
                     for s in &stats {

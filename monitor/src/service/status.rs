@@ -92,6 +92,14 @@ impl Monitor {
             pg_health(&pgs_by_state, &mut health);
             let totals = ObjectTotals::of(&s.osdmap, &pg_stats);
             totals.health(&mut health);
+            space_health(&s.osdmap, &pg_stats, &mut health);
+            let osd_stats = self
+                .osd_stats
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|(id, (st, _))| (*id, st.clone()))
+                .collect();
             let recovery = self
                 .recovery
                 .lock()
@@ -113,6 +121,7 @@ impl Monitor {
                 pg_stats,
                 osdmap_first_committed: s.first_epoch(),
                 recovery,
+                osd_stats,
             }
         })
     }
@@ -176,6 +185,62 @@ fn pg_health(by_state: &[(String, u32)], health: &mut Vec<HealthCheck>) {
             severity: "HEALTH_WARN".into(),
             summary: format!("Degraded data redundancy: {degraded} pgs degraded"),
             detail,
+        });
+    }
+}
+
+/// Ceph's space checks: OSDs past each ratio, and pools with a PG on a
+/// full OSD (writes to them are refused).
+fn space_health(map: &cluster::OsdMap, stats: &[PgStat], health: &mut Vec<HealthCheck>) {
+    use cluster::osdmap::Fullness;
+    for (f, code, sev) in [
+        (Fullness::Full, "OSD_FULL", "HEALTH_ERR"),
+        (Fullness::Backfillfull, "OSD_BACKFILLFULL", "HEALTH_WARN"),
+        (Fullness::Nearfull, "OSD_NEARFULL", "HEALTH_WARN"),
+    ] {
+        let osds: Vec<u32> = map
+            .osds
+            .values()
+            .filter(|o| o.fullness == f)
+            .map(|o| o.id)
+            .collect();
+        if !osds.is_empty() {
+            health.push(HealthCheck {
+                code: code.into(),
+                severity: sev.into(),
+                summary: format!("{} {} osd(s)", osds.len(), f.name()),
+                detail: osds
+                    .iter()
+                    .map(|o| format!("osd.{o} is {}", f.name()))
+                    .collect(),
+            });
+        }
+    }
+    let full = |o: &i32| {
+        *o >= 0
+            && map
+                .osds
+                .get(&(*o as u32))
+                .is_some_and(|i| i.fullness == Fullness::Full)
+    };
+    let mut pools: Vec<u64> = stats
+        .iter()
+        .filter(|s| s.acting.iter().any(full))
+        .map(|s| s.pool)
+        .collect();
+    pools.dedup();
+    if !pools.is_empty() {
+        health.push(HealthCheck {
+            code: "POOL_FULL".into(),
+            severity: "HEALTH_WARN".into(),
+            summary: format!("{} pool(s) full", pools.len()),
+            detail: pools
+                .iter()
+                .map(|p| {
+                    let name = map.pools.get(p).map_or("?", |p| p.name.as_str());
+                    format!("pool '{name}' is full (an OSD it uses is full)")
+                })
+                .collect(),
         });
     }
 }

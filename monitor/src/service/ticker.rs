@@ -47,11 +47,42 @@ pub fn spawn(mon: Arc<Monitor>, seed: Seed) {
                 continue;
             }
             run_detector(&mon).await;
+            update_fullness(&mon).await;
             if ticks.is_multiple_of(20) {
                 trim_maps(&mon).await;
             }
         }
     });
+}
+
+/// Sets each reporting OSD's space state from its last report and the
+/// map's ratios, when it changed.
+async fn update_fullness(mon: &Arc<Monitor>) {
+    let reports: Vec<(u32, u64, u64)> = mon
+        .osd_stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(id, (s, _))| (*id, s.used_bytes, s.total_bytes))
+        .collect();
+    let states: Vec<(u32, cluster::osdmap::Fullness)> = mon.shared.read(|s| {
+        let r = s.osdmap.full_ratios;
+        reports
+            .iter()
+            .filter_map(|(id, used, total)| {
+                let o = s.osdmap.osds.get(id)?;
+                let f = r.classify(*used, *total);
+                (o.fullness != f).then_some((*id, f))
+            })
+            .collect()
+    });
+    if states.is_empty() {
+        return;
+    }
+    tracing::info!("OSD space states: {states:?}");
+    if let Err(e) = mon.propose(OpKind::SetFullness { states }).await {
+        tracing::warn!("recording OSD space states: {e}");
+    }
 }
 
 async fn trim_maps(mon: &Arc<Monitor>) {

@@ -10,6 +10,7 @@ mod bootstrap;
 mod crush_cmds;
 mod osd_cmds;
 mod pool_cmds;
+mod space_cmds;
 
 use std::collections::BTreeMap;
 
@@ -69,6 +70,10 @@ pub enum OpKind {
     },
     MarkOut {
         ids: Vec<u32>,
+    },
+    /// OSD space states, from the OSDs' reports and the map's ratios.
+    SetFullness {
+        states: Vec<(u32, cluster::osdmap::Fullness)>,
     },
     /// Forget the epochs through `to` (every PG has been clean since):
     /// the incrementals up to it are folded into the base map.
@@ -143,6 +148,7 @@ impl ClusterState {
             } => run_command(&mut e, cmd, issued.as_ref(), *pool_defaults),
             OpKind::MarkDown { ids } => osd_cmds::mark_down(&mut e, ids, false),
             OpKind::MarkOut { ids } => osd_cmds::mark_out(&mut e, ids, false),
+            OpKind::SetFullness { states } => space_cmds::set_fullness(&mut e, states),
             OpKind::TrimMaps { .. } => unreachable!("handled above"),
         };
         match r {
@@ -285,6 +291,7 @@ fn run_command(
         } => osd_cmds::boot(e, *id, uuid, addr, host, *weight),
         C::OsdAlive { id, epoch } => osd_cmds::alive(e, *id, *epoch),
         C::OsdPgTemp { id, pgs } => osd_cmds::pg_temp(e, *id, pgs),
+        C::OsdSetRatio { which, ratio } => space_cmds::set_ratio(e, which, *ratio),
         C::OsdOut { ids } => osd_cmds::mark_out(e, ids, true),
         C::OsdIn { ids } => osd_cmds::mark_in(e, ids),
         C::OsdDown { ids } => osd_cmds::mark_down(e, ids, true),

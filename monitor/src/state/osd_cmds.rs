@@ -59,6 +59,7 @@ pub(super) fn osd_new(e: &mut Edit<'_>, uuid: &str) -> CmdResult {
             up_thru: 0,
             down_since_ms: 0,
             out_by_operator: false,
+            fullness: Default::default(),
         },
     );
     Ok(Done {

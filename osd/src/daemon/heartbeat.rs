@@ -162,6 +162,7 @@ mod tests {
                     up_thru: 0,
                     down_since_ms: 0,
                     out_by_operator: false,
+                    fullness: Default::default(),
                 },
             );
         }

@@ -45,6 +45,7 @@ impl EpochView {
                             up: o.up,
                             up_from: o.up_from,
                             up_thru: o.up_thru,
+                            fullness: o.fullness,
                         },
                     )
                 })

@@ -12,6 +12,7 @@ pub mod pgs;
 mod run;
 pub mod store_writer;
 pub mod superblock;
+pub mod usage;
 
 pub use run::run;
 

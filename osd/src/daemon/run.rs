@@ -199,7 +199,13 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
         id,
         Duration::from_secs_f64(opts.osd_beacon_report_interval),
     );
-    pgs.spawn_reporter(Duration::from_secs_f64(opts.osd_mon_report_interval));
+    pgs.spawn_reporter(
+        Duration::from_secs_f64(opts.osd_mon_report_interval),
+        super::usage::Usage {
+            data: dir.to_path_buf(),
+            capacity: opts.osd_capacity_bytes,
+        },
+    );
     spawn_map_watch(mc.clone(), handler.clone(), boot, id, stop_tx);
     if !opts.metrics_addr.is_empty() {
         let a: SocketAddr = opts

@@ -32,6 +32,9 @@ pub struct OsdEpochState {
     pub up_from: u32,
     /// Highest epoch the monitors confirmed it alive through, for peering.
     pub up_thru: u32,
+    /// Its space state (full: writes to its PGs are refused; backfillfull:
+    /// nothing is backfilled into it).
+    pub fullness: cluster::osdmap::Fullness,
 }
 
 /// What one map epoch says about every OSD (shared by all PGs).
@@ -49,6 +52,9 @@ impl OsdEpoch {
     }
     pub fn up_from(&self, osd: i32) -> u32 {
         self.osds.get(&osd).map_or(u32::MAX, |o| o.up_from)
+    }
+    pub fn fullness(&self, osd: i32) -> cluster::osdmap::Fullness {
+        self.osds.get(&osd).map(|o| o.fullness).unwrap_or_default()
     }
 }
 
@@ -214,6 +220,7 @@ mod tests {
                             up: *up,
                             up_from: *from,
                             up_thru: *thru,
+                            fullness: Default::default(),
                         },
                     )
                 })

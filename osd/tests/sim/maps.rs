@@ -43,6 +43,7 @@ impl SimMap {
                             up: o.up,
                             up_from: o.up_from,
                             up_thru: o.up_thru,
+                            fullness: Default::default(),
                         },
                     )
                 })

@@ -114,6 +114,23 @@ pub enum AuthCmd {
 pub enum OsdCmd {
     Tree,
     Dump,
+    /// Each OSD's size, use, PGs and space state.
+    Df,
+    /// The used/total ratio past which an OSD is nearfull (a warning).
+    #[command(name = "set-nearfull-ratio")]
+    SetNearfullRatio {
+        ratio: f64,
+    },
+    /// ... past which nothing is backfilled into it.
+    #[command(name = "set-backfillfull-ratio")]
+    SetBackfillfullRatio {
+        ratio: f64,
+    },
+    /// ... past which writes to its PGs are refused.
+    #[command(name = "set-full-ratio")]
+    SetFullRatio {
+        ratio: f64,
+    },
     Out {
         #[arg(required = true)]
         ids: Vec<String>,

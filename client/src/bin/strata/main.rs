@@ -5,6 +5,7 @@
 //! is the error's errno, as Ceph's tools do.
 
 mod args;
+mod osd_df;
 mod print;
 mod status;
 mod tree;
@@ -148,6 +149,17 @@ async fn simple(mc: &MonClient, cmd: MonCommand) -> Result<(), ClientError> {
     Ok(())
 }
 
+async fn set_ratio(mc: &MonClient, which: &str, ratio: f64) -> Result<(), ClientError> {
+    simple(
+        mc,
+        MonCommand::OsdSetRatio {
+            which: which.to_string(),
+            ratio,
+        },
+    )
+    .await
+}
+
 fn write_out(out: Option<&PathBuf>, text: &str) -> Result<(), ClientError> {
     match out {
         Some(p) => std::fs::write(p, text)
@@ -253,6 +265,10 @@ async fn osd(
     match cmd {
         OsdCmd::Tree => tree::print(&mc.status().await?.osdmap, fmt)?,
         OsdCmd::Dump => print::osd_dump(&mc.status().await?.osdmap, fmt),
+        OsdCmd::Df => osd_df::print(&mc.status().await?, fmt)?,
+        OsdCmd::SetNearfullRatio { ratio } => set_ratio(mc, "nearfull", *ratio).await?,
+        OsdCmd::SetBackfillfullRatio { ratio } => set_ratio(mc, "backfillfull", *ratio).await?,
+        OsdCmd::SetFullRatio { ratio } => set_ratio(mc, "full", *ratio).await?,
         OsdCmd::Out { ids } => {
             simple(
                 mc,

@@ -156,12 +156,19 @@ pub fn osd_dump(m: &OsdMap, fmt: Format) {
                     "osd": o.id, "uuid": o.uuid, "up": o.up as u8, "in": o.is_in() as u8,
                     "weight": f64::from(o.reweight) / 65536.0, "up_from": o.up_from,
                     "public_addr": o.addr,
+                    "state": osd_states(o),
                 })
             })
             .collect();
         json(&json!({
             "epoch": m.epoch, "fsid": m.fsid, "flags": flags.join(","),
             "pool_max": m.pool_max, "max_osd": m.osds.keys().next_back().map_or(0, |x| x + 1),
+            "full_ratio": ratio(m.full_ratios.full_ppm),
+            "backfillfull_ratio": ratio(m.full_ratios.backfillfull_ppm),
+            "nearfull_ratio": ratio(m.full_ratios.nearfull_ppm),
+            "pg_temp": m.pg_temp.iter()
+                .map(|(pg, osds)| json!({"pgid": pg.to_string(), "osds": osds}))
+                .collect::<Vec<_>>(),
             "pools": pools, "osds": osds,
         }));
         return;
@@ -170,6 +177,12 @@ pub fn osd_dump(m: &OsdMap, fmt: Format) {
     println!("fsid {}", m.fsid);
     println!("flags {}", flags.join(","));
     println!("pool_max {}", m.pool_max);
+    println!("full_ratio {}", ratio(m.full_ratios.full_ppm));
+    println!(
+        "backfillfull_ratio {}",
+        ratio(m.full_ratios.backfillfull_ppm)
+    );
+    println!("nearfull_ratio {}", ratio(m.full_ratios.nearfull_ppm));
     println!();
     for p in m.pools.values() {
         pool_line(m, p);
@@ -177,16 +190,36 @@ pub fn osd_dump(m: &OsdMap, fmt: Format) {
     println!();
     for o in m.osds.values() {
         println!(
-            "osd.{} {} {} weight {:.5} up_from {} {} {}",
+            "osd.{} {} {} weight {:.5} up_from {} {} {} {}",
             o.id,
             if o.up { "up  " } else { "down" },
             if o.is_in() { "in " } else { "out" },
             f64::from(o.reweight) / 65536.0,
             o.up_from,
             if o.addr.is_empty() { "-" } else { &o.addr },
-            o.uuid
+            o.uuid,
+            osd_states(o).join(",")
         );
     }
+    for (pg, osds) in &m.pg_temp {
+        println!("pg_temp {pg} {osds:?}");
+    }
+}
+
+fn ratio(ppm: u32) -> f64 {
+    f64::from(ppm) / 1_000_000.0
+}
+
+/// Ceph's OSD state words: exists, up, and the space state past ok.
+fn osd_states(o: &cluster::osdmap::OsdInfo) -> Vec<&'static str> {
+    let mut s = vec!["exists"];
+    if o.up {
+        s.push("up");
+    }
+    if o.fullness != cluster::osdmap::Fullness::Ok {
+        s.push(o.fullness.name());
+    }
+    s
 }
 
 fn pool_line(m: &OsdMap, p: &cluster::Pool) {

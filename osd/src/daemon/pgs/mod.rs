@@ -6,7 +6,9 @@
 //! OSD has booted and loaded its PGs it takes neither (peers resend). A
 //! copy no longer needed is removed in the background ([`removal`]).
 
+mod client_ops;
 mod removal;
+mod report;
 pub mod task;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,20 +17,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use auth::{EntityKind, EntityName};
-use cluster::msg::mon::{MonRequest, PgStat};
-use cluster::msg::osd::{ListObjects, ListReply, OsdOp, OsdOpReply};
-use cluster::msg::{msg_type, RemoteError};
-use cluster::{PgId, ReqId};
+use cluster::msg::RemoteError;
+use cluster::PgId;
 use messenger::Message;
 use monclient::MonClient;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::caps::CapsCache;
 use super::maps::{EpochView, MapHistory};
 use super::store_writer::StoreWriter;
-use crate::pg::engine::{answer_without_pg, ClientOp, Event, OpReply, Pg, PgConfig};
+use crate::pg::engine::{answer_without_pg, Event, Pg, PgConfig};
 use crate::pg::messages::PeerEnvelope;
-use crate::store::{CollectionId, ListCursor, ObjectId, ObjectStore, RocksStore};
+use crate::store::{CollectionId, ObjectStore, RocksStore};
 use task::Cmd;
 
 /// What every PG task shares.
@@ -420,284 +420,6 @@ impl PgHost {
                 tracing::debug!("fetching a newer map: {e}");
             }
             fetching.store(false, Ordering::SeqCst);
-        });
-    }
-
-    /// A client's op: checks, then its PG's engine.
-    pub async fn handle_op(&self, from: &EntityName, msg: Message) -> Message {
-        let (reply, data) = match cluster::codec::decode::<OsdOp>("OSD op", &msg.body) {
-            Ok(op) => match self.run_op(from, op, msg.data).await {
-                Ok(r) => r,
-                Err((e, step)) => (self.failure(e, step), Vec::new()),
-            },
-            Err(e) => (
-                self.failure(RemoteError::invalid(e.to_string()), None),
-                Vec::new(),
-            ),
-        };
-        Message {
-            msg_type: msg_type::OSD_OP_REPLY,
-            body: cluster::codec::encode(&reply),
-            data,
-        }
-    }
-
-    fn failure(&self, e: RemoteError, step: Option<u32>) -> OsdOpReply {
-        OsdOpReply {
-            error: Some(e),
-            failed_step: step,
-            epoch: 0,
-            counter: 0,
-            outputs: Vec::new(),
-            osd_epoch: self.epoch.load(Ordering::SeqCst) as u32,
-        }
-    }
-
-    /// The map at least as new as `epoch` (asking the monitors once).
-    async fn map_for(&self, epoch: u32) -> Result<Arc<cluster::OsdMap>, RemoteError> {
-        let mc = &self.shared.mc;
-        let mut map = mc
-            .osdmap()
-            .ok_or_else(|| again("this OSD has no map yet"))?;
-        if epoch > map.epoch {
-            if let Ok(m) = mc.refresh_map().await {
-                map = m;
-            }
-        }
-        Ok(map)
-    }
-
-    async fn run_op(
-        &self,
-        from: &EntityName,
-        op: OsdOp,
-        data: Vec<u8>,
-    ) -> Result<(OsdOpReply, Vec<u8>), (RemoteError, Option<u32>)> {
-        let whole = |e: RemoteError| (e, None);
-        if !self.ready.load(Ordering::SeqCst) {
-            return Err(whole(again(format!(
-                "osd.{} is starting up",
-                self.shared.id
-            ))));
-        }
-        let map = self.map_for(op.epoch).await.map_err(whole)?;
-        let pool = map.pools.get(&op.pool).ok_or_else(|| {
-            whole(RemoteError::not_found(format!(
-                "pool {} does not exist (epoch {})",
-                op.pool, map.epoch
-            )))
-        })?;
-        if matches!(pool.kind, cluster::PoolKind::Erasure { .. }) {
-            return Err(whole(RemoteError::invalid(format!(
-                "pool '{}' is erasure-coded; the erasure-coded data path is not built yet",
-                pool.name
-            ))));
-        }
-        let pg = PgId {
-            pool: op.pool,
-            seed: op.pg_seed,
-        };
-        let right = cluster::object_pg(pool, cluster::object_hash(&op.ns, &op.name));
-        if right != pg {
-            return Err(whole(again(format!(
-                "object {} belongs to PG {right}, not {pg}, at epoch {}",
-                op.name, map.epoch
-            ))));
-        }
-        if op.ops.is_empty() {
-            return Err(whole(RemoteError::invalid("an op needs at least one step")));
-        }
-        let writes = op.ops.iter().any(|o| o.is_write());
-        self.caps
-            .check(&self.shared.mc, from, &pool.name, writes)
-            .await
-            .map_err(whole)?;
-        let Some(tx) = self.pg(pg) else {
-            return Err(whole(again(format!(
-                "osd.{} does not hold PG {pg} at epoch {}",
-                self.shared.id, map.epoch
-            ))));
-        };
-        let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        let cop = ClientOp {
-            handle,
-            reqid: ReqId {
-                client: from.to_string(),
-                nonce: op.nonce,
-                tid: op.reqid,
-            },
-            obj: ObjectId::new(op.ns, op.name),
-            ops: op.ops,
-            data,
-            epoch: op.epoch,
-        };
-        let (rtx, rrx) = oneshot::channel();
-        if tx.send(Cmd::Op(cop, rtx)).is_err() {
-            return Err(whole(again(format!("PG {pg} is shutting down"))));
-        }
-        let r: OpReply = match tokio::time::timeout(self.op_timeout, rrx).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => return Err(whole(again(format!("PG {pg} went away; resend")))),
-            // Still peering, or waiting for an object to be recovered: the
-            // client resends (the same request id, so it applies once).
-            Err(_) => {
-                return Err(whole(again(format!(
-                    "PG {pg} did not answer within {:?}; resend",
-                    self.op_timeout
-                ))))
-            }
-        };
-        let epoch = self.epoch.load(Ordering::SeqCst) as u32;
-        match r.result {
-            Ok(d) => Ok((
-                OsdOpReply {
-                    error: None,
-                    failed_step: None,
-                    epoch: d.version.epoch,
-                    counter: d.version.counter,
-                    outputs: d.outputs,
-                    osd_epoch: epoch,
-                },
-                d.data,
-            )),
-            Err(f) => Err((f.error, f.step)),
-        }
-    }
-
-    /// Lists a PG's objects (on its active primary).
-    pub async fn handle_list(&self, from: &EntityName, msg: &Message) -> Message {
-        let r = async {
-            let l: ListObjects = cluster::codec::decode("list request", &msg.body)
-                .map_err(|e| RemoteError::invalid(e.to_string()))?;
-            let map = self.map_for(l.epoch).await?;
-            let pool = map
-                .pools
-                .get(&l.pool)
-                .ok_or_else(|| RemoteError::not_found(format!("pool {} does not exist", l.pool)))?;
-            self.caps
-                .check(&self.shared.mc, from, &pool.name, false)
-                .await?;
-            let pg = PgId {
-                pool: l.pool,
-                seed: l.pg_seed,
-            };
-            let tx = self
-                .pg(pg)
-                .ok_or_else(|| again(format!("osd.{} does not hold PG {pg}", self.shared.id)))?;
-            let (rtx, rrx) = oneshot::channel();
-            let cursor = (!l.cursor.is_empty()).then(|| ListCursor(l.cursor.clone()));
-            let max = l.max.clamp(1, 10_000) as usize;
-            let _ = tx.send(Cmd::List {
-                cursor,
-                max,
-                reply: rtx,
-            });
-            let page = rrx
-                .await
-                .map_err(|_| again(format!("PG {pg} went away")))??;
-            let objects = page
-                .objects
-                .into_iter()
-                .filter(|o| l.ns.as_ref().is_none_or(|n| *n == o.ns))
-                .map(|o| (o.ns, o.name))
-                .collect();
-            Ok::<_, RemoteError>(ListReply {
-                error: None,
-                objects,
-                next: page.next.map(|c| c.0).unwrap_or_default(),
-            })
-        }
-        .await;
-        let reply = r.unwrap_or_else(|e| ListReply {
-            error: Some(e),
-            objects: Vec::new(),
-            next: Vec::new(),
-        });
-        Message {
-            msg_type: msg_type::OSD_LIST_REPLY,
-            body: cluster::codec::encode(&reply),
-            data: Vec::new(),
-        }
-    }
-
-    /// `pg query`: the PG's state as its primary (or any member) has it.
-    pub async fn handle_pg_query(&self, from: &EntityName, msg: &Message) -> Message {
-        let r = async {
-            let q: cluster::msg::osd::PgQuery = cluster::codec::decode("pg query", &msg.body)
-                .map_err(|e| RemoteError::invalid(e.to_string()))?;
-            let map = self.map_for(q.epoch).await?;
-            let pool = map
-                .pools
-                .get(&q.pool)
-                .ok_or_else(|| RemoteError::not_found(format!("pool {} does not exist", q.pool)))?;
-            self.caps
-                .check(&self.shared.mc, from, &pool.name, false)
-                .await?;
-            let pg = PgId {
-                pool: q.pool,
-                seed: q.pg_seed,
-            };
-            let tx = self
-                .pg(pg)
-                .ok_or_else(|| again(format!("osd.{} does not hold PG {pg}", self.shared.id)))?;
-            let (rtx, rrx) = oneshot::channel();
-            let _ = tx.send(Cmd::Query(rtx));
-            let v = rrx.await.map_err(|_| again(format!("PG {pg} went away")))?;
-            Ok::<_, RemoteError>(v.to_string())
-        }
-        .await;
-        let reply = match r {
-            Ok(json) => cluster::msg::osd::PgQueryReply { error: None, json },
-            Err(e) => cluster::msg::osd::PgQueryReply {
-                error: Some(e),
-                json: String::new(),
-            },
-        };
-        Message {
-            msg_type: msg_type::OSD_PG_QUERY_REPLY,
-            body: cluster::codec::encode(&reply),
-            data: Vec::new(),
-        }
-    }
-
-    /// The stats of every PG this OSD is primary for.
-    pub async fn collect_stats(&self) -> Vec<PgStat> {
-        let held: Vec<mpsc::UnboundedSender<Cmd>> = self
-            .pgs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        let mut out = Vec::new();
-        for tx in held {
-            let (rtx, rrx) = oneshot::channel();
-            if tx.send(Cmd::Stat(rtx)).is_ok() {
-                if let Ok(Some(s)) = rrx.await {
-                    out.push(s);
-                }
-            }
-        }
-        out
-    }
-
-    /// Reports PG stats to the monitors every `every`.
-    pub fn spawn_reporter(self: &Arc<Self>, every: Duration) {
-        let me = self.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                let stats = me.collect_stats().await;
-                let epoch = me.epoch.load(Ordering::SeqCst) as u32;
-                let req = MonRequest::PgStats {
-                    osd: me.shared.id,
-                    epoch,
-                    stats,
-                };
-                if let Err(e) = me.shared.mc.request(&req).await {
-                    tracing::debug!("reporting PG stats: {e}");
-                }
-            }
         });
     }
 }

@@ -18,6 +18,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use cluster::osdmap::Fullness;
+
 use super::replica::put_object;
 use super::{Effect, OnCommit, Pg, Phase};
 use crate::pg::info::meta;
@@ -68,6 +70,14 @@ impl Pg {
             .collect()
     }
 
+    /// Backfill targets past the backfillfull ratio: nothing is copied
+    /// into them until they have room (Ceph's `backfill_toofull`).
+    pub(super) fn backfill_toofull(&self) -> bool {
+        self.pr.peers.iter().any(|(o, p)| {
+            p.backfill.is_some() && self.cur.osds.fullness(*o) >= Fullness::Backfillfull
+        })
+    }
+
     /// Sends the next batch, if backfill is due and nothing blocks it.
     pub(super) fn backfill_step(&mut self, store: &dyn ObjectStore) {
         let recovering = !self.st.missing.is_empty()
@@ -76,7 +86,11 @@ impl Pg {
         if self.phase != Phase::Active || self.pr.backfill.is_some() || recovering {
             return;
         }
-        let targets = self.backfill_targets();
+        let targets: Vec<(i32, Vec<u8>)> = self
+            .backfill_targets()
+            .into_iter()
+            .filter(|(o, _)| self.cur.osds.fullness(*o) < Fullness::Backfillfull)
+            .collect();
         let Some(after) = targets.iter().map(|(_, k)| k.clone()).min() else {
             return;
         };

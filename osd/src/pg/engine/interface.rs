@@ -65,6 +65,15 @@ impl ClientOp {
     pub(super) fn writes(&self) -> bool {
         self.ops.iter().any(|o| o.is_write())
     }
+
+    /// Whether every write step removes the object (allowed on a full
+    /// cluster: it frees space).
+    pub(super) fn only_removes(&self) -> bool {
+        self.ops
+            .iter()
+            .filter(|o| o.is_write())
+            .all(|o| matches!(o, ObjOp::Remove))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

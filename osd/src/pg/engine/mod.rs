@@ -420,6 +420,8 @@ impl Pg {
                 if backfilling {
                     s.push(if self.pr.backfill.is_some() {
                         "backfilling"
+                    } else if self.backfill_toofull() {
+                        "backfill_toofull"
                     } else {
                         "backfill_wait"
                     });

@@ -7,6 +7,7 @@
 
 use cluster::msg::osd::OpOutput;
 use cluster::msg::RemoteError;
+use cluster::osdmap::Fullness;
 use cluster::Version;
 
 use super::{ClientOp, Inflight, OnCommit, OpDone, OpFailed, OpReply, Pg, Phase};
@@ -76,6 +77,25 @@ impl Pg {
                 } else {
                     self.waiting.push_back(op);
                 }
+                return;
+            }
+        }
+        if op.writes() && !op.only_removes() {
+            let full: Vec<i32> = self
+                .cur
+                .acting
+                .iter()
+                .copied()
+                .filter(|o| self.cur.osds.fullness(*o) == Fullness::Full)
+                .collect();
+            if !full.is_empty() {
+                let e = RemoteError::full(format!(
+                    "cluster full: osd {full:?} of PG {} (acting {:?}) is past the full ratio; \
+                     writes to its objects are refused until space is freed (removes and reads work) \
+                     or the ratio is raised (osd set-full-ratio)",
+                    self.pgid, self.cur.acting
+                ));
+                self.fail(op.handle, e, None);
                 return;
             }
         }

@@ -25,6 +25,7 @@ fn epoch(e: u32, acting: &[i32], osds: &[(i32, bool, u32, u32)]) -> PgEpoch {
                         up,
                         up_from,
                         up_thru,
+                        fullness: Default::default(),
                     },
                 )
             })
