@@ -87,6 +87,15 @@ pub struct Options {
     /// Pause between batches when an OSD removes a PG copy it no longer
     /// needs (a stray, or a deleted pool's), so removal yields the disk.
     pub osd_delete_sleep: f64,
+    /// PGs an OSD backfills at once, as primary (local) and as target
+    /// (remote), each.
+    pub osd_max_backfills: u32,
+    /// Pause after each background recovery or backfill step, so that
+    /// recovery yields the disk to client I/O.
+    pub osd_recovery_sleep: f64,
+    /// Bytes per second an OSD sends for recovery and backfill; 0: no
+    /// limit.
+    pub osd_recovery_max_bytes_per_sec: u64,
 }
 
 impl Default for Options {
@@ -125,6 +134,9 @@ impl Default for Options {
             osd_pg_log_dups_tracked: 3000,
             osd_recovery_max_active: 3,
             osd_delete_sleep: 0.01,
+            osd_max_backfills: 1,
+            osd_recovery_sleep: 0.0,
+            osd_recovery_max_bytes_per_sec: 0,
             osd_capacity_bytes: 0,
         }
     }
@@ -183,10 +195,18 @@ impl Options {
                 return Err(format!("{name} must be at least 1"));
             }
         }
-        if !(0.0..=60.0).contains(&self.osd_delete_sleep) {
+        for (name, v) in [
+            ("osd_delete_sleep", self.osd_delete_sleep),
+            ("osd_recovery_sleep", self.osd_recovery_sleep),
+        ] {
+            if !(0.0..=60.0).contains(&v) {
+                return Err(format!("{name} must be between 0 and 60 seconds, not {v}"));
+            }
+        }
+        if self.osd_max_backfills == 0 || self.osd_max_backfills > 1024 {
             return Err(format!(
-                "osd_delete_sleep must be between 0 and 60 seconds, not {}",
-                self.osd_delete_sleep
+                "osd_max_backfills must be 1..=1024, not {}",
+                self.osd_max_backfills
             ));
         }
         if self.mon_min_osdmap_epochs == 0 || self.mon_max_incrementals < self.mon_min_osdmap_epochs

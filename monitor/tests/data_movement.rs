@@ -1,9 +1,13 @@
 //! Data movement on real processes: four OSDs holding objects of mixed
-//! sizes; one is marked out, then in, a fifth joins, then one is killed
-//! and marked out. After each step every PG is active+clean, every object
+//! sizes; one is marked out, then in, a fifth joins, two are reweighted
+//! (override and CRUSH weight), then one is killed, marked out and
+//! purged. After each step every PG is active+clean, every object
 //! reads back identical through the client, and every OSD holds exactly
 //! the PGs it is in the acting set of (copies left behind are removed);
 //! at the end each stopped OSD's store lists exactly its acting PGs.
+//! A second test kills a backfill's target and then its source with
+//! kill -9 halfway, and checks that backfill resumes, no OSD ever holds
+//! more backfill slots than `osd_max_backfills`, and nothing is lost.
 
 mod common;
 
@@ -155,10 +159,34 @@ fn data_moves_on_out_in_add_and_failure_and_nothing_is_left_behind() {
         "the new OSD takes PGs"
     );
 
+    c.ok(&["osd", "reweight", "2", "0.5"]);
+    settle(&c, &rt, &r, &pool, n, "osd.2 reweighted to 0.5");
+    c.ok(&["osd", "crush", "reweight", "osd.3", "0.5"]);
+    settle(&c, &rt, &r, &pool, n, "osd.3 crush-reweighted");
+
     c.kill_osd(1);
     c.ok(&["osd", "down", "1"]);
+    let refused = c.strata(&["osd", "purge", "1", "--yes-i-really-mean-it"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("still in"),
+        "purging an OSD still in is refused: {err}"
+    );
     c.ok(&["osd", "out", "1"]);
     settle(&c, &rt, &r, &pool, n, "osd.1 killed and out");
+    let refused = c.strata(&["osd", "purge", "1"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("--yes-i-really-mean-it"),
+        "purge asks for confirmation: {err}"
+    );
+    c.ok(&["osd", "purge", "1", "--yes-i-really-mean-it"]);
+    settle(&c, &rt, &r, &pool, n, "osd.1 purged");
+    let tree = c.ok(&["osd", "tree"]);
+    assert!(
+        !tree.contains("osd.1 "),
+        "osd.1 is gone from CRUSH:\n{tree}"
+    );
 
     // Stopped, each store lists exactly its acting PGs.
     let want = rt.block_on(acting_by_osd(&r));
@@ -182,4 +210,147 @@ fn data_moves_on_out_in_add_and_failure_and_nothing_is_left_behind() {
             .collect();
         assert_eq!(have, want[&(osd as i32)], "osd.{osd}'s PGs on disk");
     }
+}
+
+/// The labelled sample `name{labels}` of a metrics text.
+fn sample(text: &str, name_and_labels: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// A PG backfilling now, with its acting primary and up set.
+fn backfilling(c: &Cluster) -> Option<(String, i64, Vec<i64>)> {
+    let d = c.json(&["pg", "dump"])?;
+    d["pg_map"]["pg_stats"].as_array()?.iter().find_map(|s| {
+        let st = s["state"].as_str()?;
+        st.contains("backfilling").then(|| {
+            let up = s["up"].as_array().map_or(Vec::new(), |a| {
+                a.iter().filter_map(|v| v.as_i64()).collect()
+            });
+            (
+                s["pgid"].as_str().unwrap_or("").to_string(),
+                s["acting_primary"].as_i64().unwrap_or(-1),
+                up,
+            )
+        })
+    })
+}
+
+/// No running OSD holds more backfill slots of either kind than allowed;
+/// returns whether some PG waits for one (`backfill_wait`).
+fn check_slots(c: &Cluster, osds: &[u32], max: u64) -> bool {
+    for &o in osds {
+        if !c.runs_osd(o) {
+            continue;
+        }
+        let Some(m) = scrape(&c.osd_metrics_addr(o)) else {
+            continue;
+        };
+        for kind in ["local", "remote"] {
+            let key =
+                format!("strata_osd_backfill_reservations{{kind=\"{kind}\",state=\"granted\"}}");
+            if let Some(n) = sample(&m, &key) {
+                assert!(
+                    n <= max,
+                    "osd.{o} holds {n} {kind} backfill slots (max {max})"
+                );
+            }
+        }
+    }
+    c.json(&["pg", "dump"]).is_some_and(|d| {
+        d["pg_map"]["pg_stats"].as_array().is_some_and(|a| {
+            a.iter().any(|s| {
+                s["state"]
+                    .as_str()
+                    .is_some_and(|st| st.contains("backfill_wait"))
+            })
+        })
+    })
+}
+
+#[test]
+fn backfill_resumes_after_kill_9_of_its_target_and_its_source() {
+    let mut c = Cluster::new(
+        1,
+        &[
+            "osd_heartbeat_interval=1",
+            "osd_heartbeat_grace=3",
+            "osd_mon_report_interval=1",
+            "osd_min_pg_log_entries=8",
+            // Slow enough that the kills land halfway: about 1 MB/s of
+            // backfill per OSD, a pause after each step.
+            "osd_recovery_sleep=0.05",
+            "osd_recovery_max_bytes_per_sec=1000000",
+            "osd_max_backfills=1",
+        ],
+    );
+    c.add_osds(4);
+    c.ok(&["osd", "pool", "create", "p", &PGS.to_string()]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let r = rt.block_on(connect(&c));
+    let pool = rt.block_on(r.pool("p")).unwrap();
+    let n = 160;
+    rt.block_on(async {
+        for round in 0..2 {
+            for i in 0..n {
+                let mut data = content(i);
+                if round == 0 {
+                    data.push(7);
+                }
+                pool.write_full(&format!("obj-{i}"), &data).await.unwrap();
+            }
+        }
+    });
+    settle(&c, &rt, &r, &pool, n, "written");
+
+    // A new OSD: the PGs CRUSH moves to it are backfilled into it.
+    c.add_osds(1);
+    let all = [0u32, 1, 2, 3, 4];
+    let started = std::time::Instant::now();
+    let mut waited = false;
+    let (pg, _, _) = wait_for(120, "a PG backfilling into osd.4", || {
+        waited |= check_slots(&c, &all, 1);
+        backfilling(&c).filter(|(_, _, up)| up.contains(&4))
+    });
+    eprintln!("PG {pg} backfilling into osd.4: killing it");
+    c.kill_osd(4);
+    c.start_osd(4);
+
+    // Then the source: the primary of a PG backfilling.
+    let (pg, primary, _) = wait_for(120, "a PG backfilling again", || {
+        waited |= check_slots(&c, &all, 1);
+        backfilling(&c).filter(|(_, p, _)| *p >= 0)
+    });
+    eprintln!("PG {pg} backfilling from osd.{primary}: killing it");
+    c.kill_osd(primary as u32);
+    c.start_osd(primary as u32);
+
+    // Writes go on while it recovers.
+    rt.block_on(async {
+        for i in (0..n).step_by(7) {
+            pool.write_full(&format!("obj-{i}"), &content(i))
+                .await
+                .unwrap();
+        }
+    });
+    wait_for(240, "every PG active+clean", || {
+        waited |= check_slots(&c, &all, 1);
+        let by = c.status()?["pgmap"]["pgs_by_state"].as_array()?.clone();
+        (by.len() == 1 && by[0]["state_name"] == "active+clean").then_some(())
+    });
+    eprintln!(
+        "backfill into osd.4 done {:.1} s after it joined",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        waited,
+        "with osd_max_backfills=1, PGs moving into one OSD wait their turn (backfill_wait)"
+    );
+    settle(&c, &rt, &r, &pool, n, "after the kills");
+    assert!(
+        !rt.block_on(acting_by_osd(&r))[&4].is_empty(),
+        "the new OSD took PGs"
+    );
 }

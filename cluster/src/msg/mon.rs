@@ -134,6 +134,12 @@ pub enum MonCommand {
     OsdRm {
         ids: Vec<u32>,
     },
+    /// `osd reweight ID W`: the OSD's override weight, 0..=1 (0 is out,
+    /// 1 is in): CRUSH keeps that share of the PGs it would give it.
+    OsdReweight {
+        id: u32,
+        weight: f64,
+    },
     SetFlag {
         flag: String,
         on: bool,

@@ -296,6 +296,7 @@ fn run_command(
         C::OsdIn { ids } => osd_cmds::mark_in(e, ids),
         C::OsdDown { ids } => osd_cmds::mark_down(e, ids, true),
         C::OsdRm { ids } => osd_cmds::remove(e, ids),
+        C::OsdReweight { id, weight } => osd_cmds::reweight(e, *id, *weight),
         C::SetFlag { flag, on } => osd_cmds::set_flag(e, flag, *on),
         C::CrushAddBucket { name, bucket_type } => crush_cmds::add_bucket(e, name, bucket_type),
         C::CrushMove { name, location } => crush_cmds::move_item(e, name, location),

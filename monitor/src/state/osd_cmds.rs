@@ -258,6 +258,22 @@ pub(super) fn mark_in(e: &mut Edit<'_>, ids: &[u32]) -> CmdResult {
     done(format!("marked in {}", list(ids)))
 }
 
+pub(super) fn reweight(e: &mut Edit<'_>, id: u32, weight: f64) -> CmdResult {
+    check_ids(e, &[id])?;
+    if !(0.0..=1.0).contains(&weight) {
+        return Err(RemoteError::invalid(format!(
+            "osd.{id}: reweight {weight} is not between 0 and 1 (use osd crush reweight for the capacity weight)"
+        )));
+    }
+    let o = e.map.osds.get_mut(&id).expect("checked");
+    o.reweight = (weight * f64::from(REWEIGHT_IN)).round() as u32;
+    o.out_by_operator = o.reweight == 0;
+    done(format!(
+        "reweighted osd.{id} to {weight} ({:#x})",
+        o.reweight
+    ))
+}
+
 pub(super) fn remove(e: &mut Edit<'_>, ids: &[u32]) -> CmdResult {
     check_ids(e, ids)?;
     if let Some(up) = ids.iter().find(|i| e.map.osds[i].up) {

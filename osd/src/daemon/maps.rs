@@ -13,7 +13,7 @@ use cluster::msg::mon::MapUpdate;
 use cluster::{OsdMap, PgId, PoolKind};
 use crush::CrushMap;
 
-use crate::pg::interval::{OsdEpoch, OsdEpochState, PgEpoch, PoolParams};
+use crate::pg::interval::{OsdEpoch, OsdEpochState, PgEpoch, PoolParams, RecoveryFlags};
 
 /// One epoch, ready for placement.
 pub struct EpochView {
@@ -50,6 +50,7 @@ impl EpochView {
                     )
                 })
                 .collect(),
+            flags: RecoveryFlags::from_map(&map.flags),
         });
         EpochView {
             map: Arc::new(map),

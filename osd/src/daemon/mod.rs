@@ -3,6 +3,7 @@
 //! follows the OSDMap and heartbeats its peers ([`heartbeat`]), coming
 //! back up by itself if the monitors mark it down while it runs.
 
+pub mod background;
 mod caps;
 pub mod heartbeat;
 pub mod host;

@@ -154,6 +154,9 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
         HostTiming {
             op_timeout: Duration::from_secs_f64(opts.client_mon_timeout),
             delete_pause: Duration::from_secs_f64(opts.osd_delete_sleep),
+            max_backfills: opts.osd_max_backfills as usize,
+            recovery_sleep: Duration::from_secs_f64(opts.osd_recovery_sleep),
+            recovery_rate: opts.osd_recovery_max_bytes_per_sec,
         },
         stop_tx.clone(),
     );

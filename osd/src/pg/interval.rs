@@ -41,6 +41,29 @@ pub struct OsdEpochState {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OsdEpoch {
     pub osds: BTreeMap<i32, OsdEpochState>,
+    pub flags: RecoveryFlags,
+}
+
+/// The operator's brakes on data movement (OSDMap flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryFlags {
+    /// No log-based recovery (an object a client op waits for is still
+    /// recovered).
+    pub norecover: bool,
+    /// No backfill.
+    pub nobackfill: bool,
+    /// No backfill of PGs that only need moving (not degraded).
+    pub norebalance: bool,
+}
+
+impl RecoveryFlags {
+    pub fn from_map(flags: &std::collections::BTreeSet<String>) -> RecoveryFlags {
+        RecoveryFlags {
+            norecover: flags.contains("norecover"),
+            nobackfill: flags.contains("nobackfill"),
+            norebalance: flags.contains("norebalance"),
+        }
+    }
 }
 
 impl OsdEpoch {
@@ -225,6 +248,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            flags: Default::default(),
         })
     }
 

@@ -90,6 +90,16 @@ pub enum PeerMsg {
     },
     /// The target committed the range through `upto`.
     BackfillDone { upto: Option<Vec<u8>> },
+    /// Primary to a backfill target: reserve a backfill slot for this PG
+    /// (at this priority).
+    BackfillReserve { prio: u8 },
+    /// The target reserved its slot.
+    BackfillGrant,
+    /// The target is past its backfillfull ratio: no room.
+    BackfillReject,
+    /// Primary to a target: backfill is over (or put off); give the slot
+    /// back.
+    BackfillRelease,
     /// A member not in the acting set tells the primary it holds a copy
     /// (Ceph's stray notify), so that the copy is removed once the PG is
     /// clean without it.
@@ -126,6 +136,10 @@ impl PeerMsg {
             PeerMsg::PushDone { .. } => "push_done",
             PeerMsg::Backfill { .. } => "backfill",
             PeerMsg::BackfillDone { .. } => "backfill_done",
+            PeerMsg::BackfillReserve { .. } => "backfill_reserve",
+            PeerMsg::BackfillGrant => "backfill_grant",
+            PeerMsg::BackfillReject => "backfill_reject",
+            PeerMsg::BackfillRelease => "backfill_release",
             PeerMsg::Stray { .. } => "stray",
             PeerMsg::Remove => "remove",
         }

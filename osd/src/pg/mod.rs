@@ -6,7 +6,7 @@
 //! and how it is laid out in the store), its [`interval`]s (which past
 //! intervals may have written, so whom peering must hear from) and the
 //! [`messages`] members exchange. [`ops`] turns a client's compound op
-//! into store work. The OSD daemon (`crate::daemon::pgs`) runs engines on
+//! into store work; [`reserver`] holds an OSD's backfill slots. The OSD daemon (`crate::daemon::pgs`) runs engines on
 //! QUIC and RocksDB; `osd/tests/sim/` runs them in a deterministic
 //! simulation.
 
@@ -16,3 +16,4 @@ pub mod interval;
 pub mod log;
 pub mod messages;
 pub mod ops;
+pub mod reserver;

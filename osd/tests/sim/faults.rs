@@ -1,6 +1,7 @@
 //! The faults the simulation injects: crashes (losing every store
-//! transaction not yet committed), restarts, out/in, partitions and slow
-//! map delivery.
+//! transaction not yet committed), restarts, out/in, partitions, slow
+//! map delivery, a new OSD joining, pool size changes and the
+//! operator's recovery flags.
 
 use osd::pg::engine::Pg;
 use osd::store::ObjectStore;
@@ -11,7 +12,7 @@ use super::{trace, Ev, Sim};
 impl Sim {
     pub(super) fn fault(&mut self) {
         let n = self.cfg.osds as i32;
-        match self.rng.random_range(0..10) {
+        match self.rng.random_range(0..12) {
             0..=3 => {
                 // Crash an OSD (keep enough alive that the run means something).
                 let alive: Vec<i32> = (0..n).filter(|o| self.osds[*o as usize].alive).collect();
@@ -41,6 +42,38 @@ impl Sim {
                 let o = self.rng.random_range(0..n);
                 self.osds[o as usize].map_hold_until = self.now + self.rng.random_range(100..2000);
             }
+            8 => {
+                // norecover, nobackfill or norebalance, for a while.
+                let which = self.rng.random_range(0..3);
+                self.maps.next(|m| match which {
+                    0 => m.flags.norecover = !m.flags.norecover,
+                    1 => m.flags.nobackfill = !m.flags.nobackfill,
+                    _ => m.flags.norebalance = !m.flags.norebalance,
+                });
+                self.broadcast_map();
+            }
+            9 => {
+                // A new OSD joins.
+                let new = (0..n).find(|o| self.maps.latest().osds[o].up_from == 0);
+                if let Some(o) = new {
+                    trace!(self, "ADD osd.{o}");
+                    self.at(0, Ev::Restart { osd: o });
+                    self.maps.set_in(o, true);
+                    self.broadcast_map();
+                }
+            }
+            10 => {
+                // The pool's size goes 3 -> 2 or back.
+                let size = self.maps.latest().pool.size;
+                let to = if size > self.cfg.min_size {
+                    size - 1
+                } else {
+                    self.cfg.size
+                };
+                self.maps.next(|m| m.pool.size = to);
+                trace!(self, "SIZE {size} -> {to}");
+                self.broadcast_map();
+            }
             _ => {}
         }
     }
@@ -55,6 +88,9 @@ impl Sim {
         o.queue.clear();
         o.early.clear();
         o.applying = false;
+        // Reservations live in the daemon's memory: gone with it.
+        o.local = osd::pg::reserver::Reserver::new(super::MAX_BACKFILLS);
+        o.remote = osd::pg::reserver::Reserver::new(super::MAX_BACKFILLS);
         o.store.crash();
         let gen = o.gen;
         let detect = self.rng.random_range(100..1500);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ::cluster::PgId;
-use osd::pg::interval::{OsdEpoch, OsdEpochState, PgEpoch, PoolParams};
+use osd::pg::interval::{OsdEpoch, OsdEpochState, PgEpoch, PoolParams, RecoveryFlags};
 
 pub const POOL: u64 = 1;
 
@@ -27,6 +27,8 @@ pub struct SimMap {
     pub osds: BTreeMap<i32, OsdMapState>,
     pub pool: PoolParams,
     pub pg_temp: BTreeMap<PgId, Vec<i32>>,
+    /// The operator's brakes on recovery and backfill.
+    pub flags: RecoveryFlags,
     osd_epoch: Arc<OsdEpoch>,
 }
 
@@ -48,6 +50,7 @@ impl SimMap {
                     )
                 })
                 .collect(),
+            flags: self.flags,
         });
         self
     }
@@ -100,17 +103,21 @@ pub struct Maps {
 }
 
 impl Maps {
-    pub fn new(osds: usize, pool: PoolParams) -> Maps {
+    /// `osds` OSDs, the last `spare` of them not booted yet (never up,
+    /// not in: they join during the run).
+    pub fn new(osds: usize, spare: usize, pool: PoolParams) -> Maps {
+        let first_spare = osds.saturating_sub(spare) as i32;
         let m = SimMap {
             epoch: 1,
             osds: (0..osds as i32)
                 .map(|i| {
+                    let booted = i < first_spare;
                     (
                         i,
                         OsdMapState {
-                            up: true,
-                            inn: true,
-                            up_from: 1,
+                            up: booted,
+                            inn: booted,
+                            up_from: u32::from(booted),
                             up_thru: 0,
                         },
                     )
@@ -118,6 +125,7 @@ impl Maps {
                 .collect(),
             pool,
             pg_temp: BTreeMap::new(),
+            flags: RecoveryFlags::default(),
             osd_epoch: Arc::default(),
         }
         .seal();

@@ -26,9 +26,10 @@ use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use ::cluster::PgId;
-use osd::pg::engine::{ClientOp, Effect, Event, OpReply, Pg, PgConfig};
-use osd::pg::interval::PoolParams;
+use osd::pg::engine::{ClientOp, Effect, Event, OpReply, Pg, PgConfig, ResKind};
+use osd::pg::interval::{PoolParams, RecoveryFlags};
 use osd::pg::messages::PeerEnvelope;
+use osd::pg::reserver::Reserver;
 use osd::store::{CollectionId, MemStore, ObjectStore, StoreOptions, Transaction};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -52,6 +53,9 @@ pub struct SimConfig {
     pub loss: f64,
     pub dup: f64,
     pub log_max: usize,
+    /// OSDs (the highest ids) that join during the run instead of at
+    /// the start.
+    pub spare_osds: usize,
 }
 
 impl Default for SimConfig {
@@ -68,6 +72,7 @@ impl Default for SimConfig {
             loss: 0.01,
             dup: 0.01,
             log_max: 40,
+            spare_osds: 1,
         }
     }
 }
@@ -125,7 +130,25 @@ enum Ev {
     Restart {
         osd: i32,
     },
+    /// The OSD granted a PG's backfill reservation.
+    Reserved {
+        osd: i32,
+        gen: u64,
+        pg: PgId,
+        kind: ResKind,
+        id: u64,
+    },
+    /// The OSD's background worker gives a PG a turn.
+    Turn {
+        osd: i32,
+        gen: u64,
+        pg: PgId,
+    },
 }
+
+/// Backfill slots per OSD in the simulation (Ceph's default, 1): PGs
+/// queue for them, so a reservation bug shows as a PG that never settles.
+const MAX_BACKFILLS: usize = 1;
 
 struct SimOsd {
     id: i32,
@@ -141,6 +164,18 @@ struct SimOsd {
     early: Vec<(i32, PeerEnvelope)>,
     /// Map delivery is held back until this time (a slow monitor link).
     map_hold_until: u64,
+    /// Backfill slots as primary and as target (request ids granted).
+    local: Reserver<u64>,
+    remote: Reserver<u64>,
+}
+
+impl SimOsd {
+    fn reserver(&mut self, kind: ResKind) -> &mut Reserver<u64> {
+        match kind {
+            ResKind::Local => &mut self.local,
+            ResKind::Remote => &mut self.remote,
+        }
+    }
 }
 
 pub struct Sim {
@@ -174,6 +209,8 @@ pub struct Stats {
     pub settle_ms: u64,
     pub backfill_batches: u64,
     pub strays_removed: u64,
+    /// Object bytes sent by recovery and backfill.
+    pub recovery_bytes: u64,
 }
 
 fn coll(pg: PgId) -> CollectionId {
@@ -202,7 +239,7 @@ impl Sim {
             seq: 0,
             queue: BinaryHeap::new(),
             events: BTreeMap::new(),
-            maps: Maps::new(cfg.osds, pool),
+            maps: Maps::new(cfg.osds, cfg.spare_osds, pool),
             osds: (0..cfg.osds as i32)
                 .map(|id| SimOsd {
                     id,
@@ -215,6 +252,8 @@ impl Sim {
                     applying: false,
                     early: Vec::new(),
                     map_hold_until: 0,
+                    local: Reserver::new(MAX_BACKFILLS),
+                    remote: Reserver::new(MAX_BACKFILLS),
                 })
                 .collect(),
             clients: (0..cfg.clients)
@@ -227,7 +266,11 @@ impl Sim {
             pgcfg,
             cfg,
         };
-        for o in 0..sim.cfg.osds as i32 {
+        let first_spare = (sim.cfg.osds - sim.cfg.spare_osds) as i32;
+        for o in first_spare..sim.cfg.osds as i32 {
+            sim.osds[o as usize].alive = false;
+        }
+        for o in 0..first_spare {
             sim.at(0, Ev::MapArrive { osd: o, gen: 0 });
             let t = sim.rng.random_range(0..100);
             sim.at(t, Ev::Tick { osd: o, gen: 0 });
@@ -304,6 +347,14 @@ impl Sim {
         self.partitions.clear();
         self.cfg.loss = 0.0;
         self.cfg.dup = 0.0;
+        let (size, flags) = (self.cfg.size, RecoveryFlags::default());
+        if self.maps.latest().pool.size != size || self.maps.latest().flags != flags {
+            self.maps.next(|m| {
+                m.pool.size = size;
+                m.flags = flags;
+            });
+            self.broadcast_map();
+        }
         for o in 0..self.cfg.osds as i32 {
             self.osds[o as usize].map_hold_until = 0;
             if !self.osds[o as usize].alive {
@@ -442,8 +493,26 @@ impl Sim {
                 }
             }
             Ev::Restart { osd } => self.restart(osd)?,
+            Ev::Reserved {
+                osd,
+                gen,
+                pg,
+                kind,
+                id,
+            } => self.pg_event(osd, gen, pg, Event::Reserved { kind, id })?,
+            Ev::Turn { osd, gen, pg } => self.pg_event(osd, gen, pg, Event::Turn)?,
         }
         Ok(())
+    }
+
+    /// Feeds one event to a PG of a live incarnation, if it still has it.
+    fn pg_event(&mut self, osd: i32, gen: u64, pg: PgId, ev: Event) -> Result<(), String> {
+        let o = &self.osds[osd as usize];
+        if !o.alive || o.gen != gen || !o.pgs.contains_key(&pg) {
+            return Ok(());
+        }
+        let eff = self.with_pg(osd, pg, |p, s| p.handle(s, ev));
+        self.run_effects(osd, pg, eff)
     }
 
     fn pg_of(&self, obj: &osd::store::ObjectId) -> PgId {
@@ -522,9 +591,27 @@ impl Sim {
                     let d = self.rng.random_range(5..60);
                     self.at(d, Ev::PgTemp { osd, pg, want });
                 }
+                Effect::Reserve { kind, prio, id } => {
+                    let granted = self.osds[osd as usize].reserver(kind).request(pg, prio, id);
+                    self.granted(osd, kind, granted);
+                }
+                Effect::Unreserve { kind } => {
+                    let granted = self.osds[osd as usize].reserver(kind).release(pg);
+                    self.granted(osd, kind, granted);
+                }
+                Effect::WantTurn { .. } => {
+                    let gen = self.osds[osd as usize].gen;
+                    let d = self.rng.random_range(0..20);
+                    self.at(d, Ev::Turn { osd, gen, pg });
+                }
+                Effect::Spent { bytes } => self.stats.recovery_bytes += bytes,
                 Effect::Delete => {
                     trace!(self, "DELETE osd.{osd} PG {pg}");
                     self.stats.strays_removed += 1;
+                    for kind in [ResKind::Local, ResKind::Remote] {
+                        let granted = self.osds[osd as usize].reserver(kind).release(pg);
+                        self.granted(osd, kind, granted);
+                    }
                     let o = &mut self.osds[osd as usize];
                     o.pgs.remove(&pg);
                     o.queue.retain(|(p, _, _)| *p != pg);
@@ -535,6 +622,24 @@ impl Sim {
             }
         }
         Ok(())
+    }
+
+    /// Tells the PGs an OSD's reserver granted, a moment later.
+    fn granted(&mut self, osd: i32, kind: ResKind, granted: Vec<(PgId, u64)>) {
+        let gen = self.osds[osd as usize].gen;
+        for (pg, id) in granted {
+            let d = self.rng.random_range(0..5);
+            self.at(
+                d,
+                Ev::Reserved {
+                    osd,
+                    gen,
+                    pg,
+                    kind,
+                    id,
+                },
+            );
+        }
     }
 
     fn send(&mut self, from: i32, to: i32, env: PeerEnvelope) {

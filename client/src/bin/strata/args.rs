@@ -147,6 +147,21 @@ pub enum OsdCmd {
         #[arg(required = true)]
         ids: Vec<String>,
     },
+    /// Sets an OSD's override weight (0..1): it keeps that share of the
+    /// PGs CRUSH gives it.
+    Reweight {
+        id: String,
+        weight: f64,
+    },
+    /// Removes a down OSD for good (from CRUSH and the map), once it is
+    /// out and its data has moved (`--force` skips those checks).
+    Purge {
+        id: String,
+        #[arg(long = "yes-i-really-mean-it")]
+        sure: bool,
+        #[arg(long)]
+        force: bool,
+    },
     /// Sets a flag (noout, noup, nodown, ...).
     Set {
         flag: String,

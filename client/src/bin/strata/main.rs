@@ -236,6 +236,42 @@ async fn auth(mc: &MonClient, cmd: &AuthCmd, fmt: Format) -> Result<(), ClientEr
     }
 }
 
+/// `osd purge`: refuses unless the operator confirms, and (without
+/// `--force`) unless the OSD is out and every PG is active+clean, so the
+/// last copy of anything is never on the OSD removed.
+async fn purge(mc: &MonClient, id: u32, sure: bool, force: bool) -> Result<(), ClientError> {
+    if !sure {
+        return Err(ClientError::Config(format!(
+            "purging osd.{id} removes it from CRUSH and the map for good; pass --yes-i-really-mean-it"
+        )));
+    }
+    let v = mc.status().await?;
+    let Some(o) = v.osdmap.osds.get(&id) else {
+        return Err(ClientError::Config(format!("osd.{id} does not exist")));
+    };
+    if !force {
+        if o.reweight != 0 {
+            return Err(ClientError::Config(format!(
+                "osd.{id} is still in: mark it out (osd out {id}) and let its data move first, or pass --force"
+            )));
+        }
+        let pgs = v.pgs_by_state.iter().map(|(_, n)| *n).sum::<u32>();
+        let clean = v
+            .pgs_by_state
+            .iter()
+            .filter(|(s, _)| s == "active+clean")
+            .map(|(_, n)| *n)
+            .sum::<u32>();
+        if clean != pgs {
+            return Err(ClientError::Config(format!(
+                "osd.{id}: {} of {pgs} PGs are not active+clean yet (data is still moving); wait, or pass --force",
+                pgs - clean
+            )));
+        }
+    }
+    simple(mc, MonCommand::OsdRm { ids: vec![id] }).await
+}
+
 fn parse_ids(ids: &[String]) -> Result<Vec<u32>, ClientError> {
     ids.iter()
         .map(|s| {
@@ -295,6 +331,21 @@ async fn osd(
                 },
             )
             .await?
+        }
+        OsdCmd::Reweight { id, weight } => {
+            let id = parse_ids(std::slice::from_ref(id))?[0];
+            simple(
+                mc,
+                MonCommand::OsdReweight {
+                    id,
+                    weight: *weight,
+                },
+            )
+            .await?
+        }
+        OsdCmd::Purge { id, sure, force } => {
+            let id = parse_ids(std::slice::from_ref(id))?[0];
+            purge(mc, id, *sure, *force).await?
         }
         OsdCmd::Rm { ids } => {
             simple(

@@ -23,6 +23,9 @@ use messenger::Message;
 use monclient::MonClient;
 use tokio::sync::mpsc;
 
+use super::background;
+use super::background::reservations::Reservations;
+use super::background::turns::{TurnQueue, TurnWorker};
 use super::caps::CapsCache;
 use super::maps::{EpochView, MapHistory};
 use super::store_writer::StoreWriter;
@@ -42,6 +45,10 @@ pub struct Shared {
     /// PG copies being removed (not created again until they are gone).
     removing: Mutex<BTreeSet<PgId>>,
     removals: mpsc::UnboundedSender<PgId>,
+    /// The OSD's backfill slots.
+    pub reservations: Reservations,
+    /// PGs waiting for a recovery or backfill turn.
+    pub turns: Arc<TurnQueue>,
 }
 
 impl Shared {
@@ -99,12 +106,21 @@ impl Shared {
     }
 }
 
-/// How long the host waits for things.
+/// How long the host waits for things, and how much background work it
+/// lets run.
+#[derive(Clone, Debug)]
 pub struct HostTiming {
     /// A client op's answer from its PG.
     pub op_timeout: Duration,
     /// Between batches of a PG copy's removal (`osd_delete_sleep`).
     pub delete_pause: Duration,
+    /// PGs backfilled at once, in and out (`osd_max_backfills`).
+    pub max_backfills: usize,
+    /// After each recovery or backfill step (`osd_recovery_sleep`).
+    pub recovery_sleep: Duration,
+    /// Recovery bytes per second, 0: no limit
+    /// (`osd_recovery_max_bytes_per_sec`).
+    pub recovery_rate: u64,
 }
 
 pub struct PgHost {
@@ -120,9 +136,9 @@ pub struct PgHost {
     next_handle: AtomicU64,
     caps: CapsCache,
     op_timeout: Duration,
-    /// The removal worker's queue until `start` runs it, and its pause.
+    /// The removal worker's queue until `start` runs it.
     remover: Mutex<Option<mpsc::UnboundedReceiver<PgId>>>,
-    delete_pause: Duration,
+    timing: HostTiming,
 }
 
 fn again(m: impl Into<String>) -> RemoteError {
@@ -139,10 +155,6 @@ impl PgHost {
         timing: HostTiming,
         stop: tokio::sync::watch::Sender<Option<String>>,
     ) -> Arc<PgHost> {
-        let HostTiming {
-            op_timeout,
-            delete_pause,
-        } = timing;
         let (removals, remover) = mpsc::unbounded_channel();
         Arc::new(PgHost {
             shared: Arc::new(Shared {
@@ -153,6 +165,8 @@ impl PgHost {
                 stop,
                 removing: Mutex::new(BTreeSet::new()),
                 removals,
+                reservations: Reservations::new(timing.max_backfills),
+                turns: Arc::new(TurnQueue::default()),
             }),
             cfg,
             pgs: Mutex::new(BTreeMap::new()),
@@ -162,9 +176,9 @@ impl PgHost {
             fetching: Arc::new(AtomicBool::new(false)),
             next_handle: AtomicU64::new(1),
             caps: CapsCache::default(),
-            op_timeout,
+            op_timeout: timing.op_timeout,
             remover: Mutex::new(Some(remover)),
-            delete_pause,
+            timing,
         })
     }
 
@@ -196,7 +210,12 @@ impl PgHost {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(rx) = rx {
-            self.spawn_remover(rx, self.delete_pause);
+            background::spawn(removal::Remover::new(self.clone(), rx));
+            background::spawn(TurnWorker::new(
+                self.shared.turns.clone(),
+                self.timing.recovery_sleep,
+                self.timing.recovery_rate,
+            ));
         }
         let mut maps = self.maps.lock().await;
         maps.absorb(&u)?;

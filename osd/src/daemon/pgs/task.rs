@@ -133,6 +133,22 @@ impl PgTask {
                     });
                 }
                 Effect::Delete => self.deleted = true,
+                Effect::Reserve { kind, prio, id } => self.shared.reservations.reserve(
+                    kind,
+                    self.pg.pgid(),
+                    prio,
+                    id,
+                    self.inbox.clone(),
+                ),
+                Effect::Unreserve { kind } => {
+                    self.shared.reservations.unreserve(kind, self.pg.pgid())
+                }
+                Effect::WantTurn { prio } => {
+                    self.shared
+                        .turns
+                        .want(self.pg.pgid(), prio, self.inbox.clone())
+                }
+                Effect::Spent { bytes } => self.shared.turns.spent(bytes),
                 Effect::UpThru { epoch } => {
                     let shared = self.shared.clone();
                     tokio::spawn(async move {
@@ -226,6 +242,13 @@ impl PgTask {
             recovered_objects,
             recovered_bytes,
         })
+    }
+}
+
+impl Drop for PgTask {
+    /// A PG task that ends gives back its backfill slots.
+    fn drop(&mut self) {
+        self.shared.reservations.forget(self.pg.pgid());
     }
 }
 

@@ -86,6 +86,14 @@ impl Pg {
         if self.phase != Phase::Active || self.pr.backfill.is_some() || recovering {
             return;
         }
+        let flags = self.cur.osds.flags;
+        let degraded = self
+            .cur
+            .pool
+            .is_some_and(|p| (self.cur.acting.len() as u32) < p.size);
+        if flags.nobackfill || (flags.norebalance && !degraded) {
+            return;
+        }
         let targets: Vec<(i32, Vec<u8>)> = self
             .backfill_targets()
             .into_iter()
@@ -94,6 +102,10 @@ impl Pg {
         let Some(after) = targets.iter().map(|(_, k)| k.clone()).min() else {
             return;
         };
+        let ids: Vec<i32> = targets.iter().map(|(o, _)| *o).collect();
+        if !self.backfill_reserved(&ids) {
+            return;
+        }
         let cursor = (!after.is_empty()).then(|| ListCursor::after_key(&self.coll, &after));
         let page =
             match store.list_objects(&self.coll, cursor.as_ref(), self.cfg.backfill_max_objects) {
@@ -133,7 +145,7 @@ impl Pg {
                 .inflight
                 .values()
                 .any(|f| range.covers(&f.obj.sort_key()));
-        if busy {
+        if busy || !self.take_turn() {
             return;
         }
         let mut states = Vec::with_capacity(objects.len());
@@ -149,15 +161,20 @@ impl Pg {
         }
         let mut batch = range;
         let prev = self.st.log.head();
+        let mut spent = 0u64;
         for (t, lb) in targets {
             if batch.upto.as_ref().is_some_and(|u| lb >= *u) {
                 continue;
             }
-            let objects = states
+            let objects: Vec<(ObjectId, ObjectState)> = states
                 .iter()
                 .filter(|(k, _, _)| *k > lb)
                 .map(|(_, o, s)| (o.clone(), s.clone()))
                 .collect();
+            spent += objects
+                .iter()
+                .map(|(_, s)| s.data.len() as u64)
+                .sum::<u64>();
             let env = self.envelope(PeerMsg::Backfill {
                 after: lb,
                 upto: batch.upto.clone(),
@@ -183,6 +200,7 @@ impl Pg {
             batch.upto.as_ref().map_or("the end".to_string(), hex::encode)
         );
         self.pr.backfill = Some(batch);
+        self.out.push(Effect::Spent { bytes: spent });
     }
 
     pub(super) fn on_backfill_done(
@@ -221,6 +239,7 @@ impl Pg {
             self.unlock(store, &o);
         }
         if self.backfill_targets().is_empty() {
+            self.release_backfill();
             self.update_clean();
             self.acting_tick();
         } else {
@@ -334,6 +353,10 @@ impl Pg {
             let mut t = Transaction::new(self.coll, s.version);
             put_object(&mut t, &o, s);
             self.store_txn(t, OnCommit::Nothing);
+        }
+        if upto.is_none() {
+            // The last batch: this target's backfill is done.
+            self.release_remote();
         }
         self.st.info.last_backfill = upto;
         self.refresh_info();

@@ -110,6 +110,23 @@ pub enum Event {
     /// A `Store` effect with this id committed durably.
     Committed(u64),
     Tick,
+    /// The OSD granted the reservation asked with `Effect::Reserve`.
+    Reserved {
+        kind: ResKind,
+        id: u64,
+    },
+    /// The OSD's background worker gives this PG a turn (one backfill
+    /// batch or one object's recovery).
+    Turn,
+}
+
+/// The two kinds of backfill reservation an OSD grants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ResKind {
+    /// For a PG this OSD backfills from, as its primary.
+    Local,
+    /// For a PG this OSD is a backfill target of.
+    Remote,
 }
 
 #[derive(Debug)]
@@ -138,6 +155,27 @@ pub enum Effect {
     /// this PG: `want`, or, when empty, the up set again.
     PgTemp {
         want: Vec<i32>,
+    },
+    /// Ask this OSD for a backfill slot (`osd_max_backfills`); answered
+    /// with `Event::Reserved { kind, id }` when granted. Asking again
+    /// replaces the earlier request.
+    Reserve {
+        kind: ResKind,
+        prio: u8,
+        id: u64,
+    },
+    /// Give back this PG's slot of that kind, or withdraw the request.
+    Unreserve {
+        kind: ResKind,
+    },
+    /// Ask the OSD's background worker for a turn (`Event::Turn`).
+    WantTurn {
+        prio: u8,
+    },
+    /// Bytes of object data a background step sent (for the worker's
+    /// bandwidth limit and the metrics).
+    Spent {
+        bytes: u64,
     },
     /// This OSD's copy of the PG is no longer needed (its pool is gone,
     /// or the PG is clean on other OSDs): remove it. The engine is done.

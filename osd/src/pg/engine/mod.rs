@@ -38,12 +38,13 @@ mod peering;
 mod query;
 mod recovery;
 mod replica;
+mod reservation;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-pub use interface::{ClientOp, Effect, Event, OpDone, OpFailed, OpReply, PgConfig, Phase};
+pub use interface::{ClientOp, Effect, Event, OpDone, OpFailed, OpReply, PgConfig, Phase, ResKind};
 
 use cluster::msg::RemoteError;
 use cluster::{PgId, ReqId, Version};
@@ -146,6 +147,8 @@ struct Primary {
     strays: BTreeSet<i32>,
     /// The acting set asked of the monitors, and when.
     temp_asked: Option<(Vec<i32>, u64)>,
+    /// Backfill reservations held or asked.
+    reservation: reservation::Reservation,
 }
 
 /// Object copies that are not where they should be (for `pg stat`).
@@ -167,6 +170,9 @@ struct Replica {
     early_backfill: Option<(i32, PeerEnvelope)>,
     /// Newest write committed here.
     committed: Version,
+    /// As a backfill target: the remote slot asked (request id) and
+    /// whether it was granted.
+    remote: Option<(u64, bool)>,
 }
 
 pub struct Pg {
@@ -193,6 +199,8 @@ pub struct Pg {
     /// Objects and bytes copied to other members (recovery and backfill)
     /// since this engine started.
     recovered: (u64, u64),
+    /// A background turn asked of the OSD, or granted.
+    turn: reservation::Turn,
     pr: Primary,
     rep: Replica,
     out: Vec<Effect>,
@@ -294,6 +302,7 @@ impl Pg {
             settling: Vec::new(),
             waiting: VecDeque::new(),
             recovered: (0, 0),
+            turn: reservation::Turn::None,
             pr: Primary::default(),
             rep: Replica::default(),
             out: Vec::new(),
@@ -418,9 +427,11 @@ impl Pg {
                     s.push("recovery_wait");
                 }
                 if backfilling {
-                    s.push(if self.pr.backfill.is_some() {
+                    let reserved =
+                        matches!(self.pr.reservation, reservation::Reservation::Held { .. });
+                    s.push(if self.pr.backfill.is_some() || reserved {
                         "backfilling"
-                    } else if self.backfill_toofull() {
+                    } else if self.backfill_toofull() || self.reservation_toofull() {
                         "backfill_toofull"
                     } else {
                         "backfill_wait"
@@ -466,6 +477,15 @@ impl Pg {
             Event::Tick => {
                 self.now += 1;
                 self.on_tick(store);
+            }
+            Event::Reserved { kind, id } => self.on_reserved(kind, id),
+            Event::Turn => {
+                self.turn = reservation::Turn::Have;
+                self.start_recovery(store);
+                // Unused (the work went away meanwhile): not kept.
+                if self.turn == reservation::Turn::Have {
+                    self.turn = reservation::Turn::None;
+                }
             }
         }
         std::mem::take(&mut self.out)
@@ -560,6 +580,8 @@ impl Pg {
                 interval,
             }));
         }
+        self.release_backfill();
+        self.release_remote();
         self.pr = Primary::default();
         self.rep = Replica::default();
         self.settling.clear();
@@ -663,6 +685,23 @@ impl Pg {
             } => self.on_log(store, from, info, entries, objects),
             PeerMsg::BackfillDone { upto } => self.on_backfill_done(store, from, upto),
             PeerMsg::Stray { info } => self.on_stray(from, info),
+            PeerMsg::BackfillGrant => self.on_backfill_grant(from, store),
+            PeerMsg::BackfillReject => self.on_backfill_reject(from),
+            msg @ (PeerMsg::BackfillReserve { .. } | PeerMsg::BackfillRelease) => {
+                if from != self.cur.primary {
+                    tracing::warn!(
+                        pg = %self.pgid,
+                        "refusing {} from osd.{from}: the primary is osd.{}",
+                        msg.name(),
+                        self.cur.primary
+                    );
+                    return;
+                }
+                match msg {
+                    PeerMsg::BackfillReserve { prio } => self.on_backfill_reserve(from, prio),
+                    _ => self.release_remote(),
+                }
+            }
             PeerMsg::Activated { info, missing } => self.on_activated(store, from, info, missing),
             PeerMsg::RepOpDone { version } => self.on_repop_done(store, from, version),
             PeerMsg::Push {
@@ -733,6 +772,7 @@ impl Pg {
                 self.resend_activations();
                 self.resend_repops();
                 self.recovery_tick(store);
+                self.reservation_tick();
                 self.backfill_tick(store);
                 self.acting_tick();
             }

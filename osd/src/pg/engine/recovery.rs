@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use cluster::Version;
 
 use super::replica::put_object;
-use super::{OnCommit, Pg, Phase, Recovery};
+use super::{Effect, OnCommit, Pg, Phase, Recovery};
 use crate::pg::info::meta;
 use crate::pg::messages::{ObjectState, PeerMsg};
 use crate::store::{ObjectId, ObjectStore, Transaction};
@@ -26,12 +26,19 @@ impl Pg {
         for p in self.pr.peers.values() {
             todo.extend(p.missing.keys().cloned());
         }
+        if self.cur.osds.flags.norecover {
+            // Only what client ops wait for (`execute` recovers those).
+            todo.clear();
+        }
         for obj in todo {
             if self.pr.recovering.len() >= self.cfg.recovery_max_active {
                 break;
             }
             if self.pr.recovering.contains_key(&obj) || self.pr.locked.contains_key(&obj) {
                 continue;
+            }
+            if !self.take_turn() {
+                break;
             }
             self.recover_object(store, &obj);
         }
@@ -129,6 +136,9 @@ impl Pg {
             self.finish_object(store, obj);
             return;
         };
+        self.out.push(Effect::Spent {
+            bytes: state.data.len() as u64 * waiting.len() as u64,
+        });
         for o in &waiting {
             let need = self.pr.peers[o].missing[obj];
             self.send(

@@ -30,6 +30,7 @@ fn epoch(e: u32, acting: &[i32], osds: &[(i32, bool, u32, u32)]) -> PgEpoch {
                 )
             })
             .collect(),
+        flags: Default::default(),
     };
     PgEpoch {
         epoch: e,
