@@ -2,7 +2,7 @@
 # A whole Strata cluster on this machine, on loopback: monitors, OSDs, the
 # admin keyring and a config, all in one directory.
 #
-#   deploy/local-cluster.sh up [--dir DIR] [--mons N] [--osds M] [--ip 127.0.0.1]
+#   deploy/local-cluster.sh up [--dir DIR] [--mons N] [--osds M] [--ip 127.0.0.1] [--set KEY=VALUE]...
 #   deploy/local-cluster.sh status   [--dir DIR]
 #   deploy/local-cluster.sh stop DAEMON  [--dir DIR]   # kill -9, e.g. mon.a, osd.2
 #   deploy/local-cluster.sh start DAEMON [--dir DIR]   # restart it on its data
@@ -22,12 +22,14 @@ IP=127.0.0.1
 CMD="${1:-help}"
 shift || true
 DAEMON=""
+SETS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --dir) DIR="$2"; shift 2 ;;
         --mons) MONS="$2"; shift 2 ;;
         --osds) OSDS="$2"; shift 2 ;;
         --ip) IP="$2"; shift 2 ;;
+        --set) SETS+=(--set "$2"); shift 2 ;;
         mon.*|osd.*) DAEMON="$1"; shift ;;
         *) echo "local-cluster.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
@@ -126,7 +128,7 @@ up)
     done
     "$BIN/strata-mon" bootstrap --conf "$CONF" "${args[@]}" \
         --set "mon_data=mon/{id}" --set "osd_data=osd/{id}" \
-        --set "osd_crush_chooseleaf_type=0" --set "public_addr=$IP:0"
+        --set "osd_crush_chooseleaf_type=0" --set "public_addr=$IP:0" ${SETS[@]+"${SETS[@]}"}
     {
         echo "daemons:"
         for i in $(seq 0 $((MONS - 1))); do

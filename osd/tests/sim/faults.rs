@@ -1,6 +1,6 @@
 //! The faults the simulation injects: crashes (losing every store
 //! transaction not yet committed), restarts, out/in, partitions, slow
-//! map delivery, a new OSD joining, pool size changes and the
+//! map delivery, a new OSD joining, reweights, pool size changes and the
 //! operator's recovery flags.
 
 use osd::pg::engine::Pg;
@@ -72,6 +72,15 @@ impl Sim {
                 };
                 self.maps.next(|m| m.pool.size = to);
                 trace!(self, "SIZE {size} -> {to}");
+                self.broadcast_map();
+            }
+            11 => {
+                // An OSD reweighted (osd reweight / crush reweight).
+                let o = self.rng.random_range(0..n);
+                let w = [0.3, 0.6, 1.0][self.rng.random_range(0..3)];
+                trace!(self, "REWEIGHT osd.{o} {w}");
+                self.maps
+                    .next(|m| m.osds.get_mut(&o).expect("osd exists").weight = w);
                 self.broadcast_map();
             }
             _ => {}

@@ -19,6 +19,8 @@ pub struct OsdMapState {
     pub inn: bool,
     pub up_from: u32,
     pub up_thru: u32,
+    /// Its share of PGs relative to the others (CRUSH weight x reweight).
+    pub weight: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -59,18 +61,23 @@ impl SimMap {
         self.osds.get(&osd).is_some_and(|o| o.up)
     }
 
-    fn rank(pg: PgId, osd: i32) -> u64 {
-        splitmix(u64::from(pg.seed) * 0x1_0000 + osd as u64 + (pg.pool << 40))
+    /// A straw2-style draw: each OSD's hash scaled by its weight, so a
+    /// weight change moves only PGs to or from that OSD.
+    fn rank(pg: PgId, osd: i32, weight: f64) -> f64 {
+        let h = splitmix(u64::from(pg.seed) * 0x1_0000 + osd as u64 + (pg.pool << 40));
+        let u = ((h >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        u.ln() / weight
     }
 
     pub fn pg_epoch(&self, pg: PgId) -> PgEpoch {
-        let mut cand: Vec<i32> = self
+        let mut cand: Vec<(f64, i32)> = self
             .osds
             .iter()
-            .filter(|(_, o)| o.inn)
-            .map(|(id, _)| *id)
+            .filter(|(_, o)| o.inn && o.weight > 0.0)
+            .map(|(id, o)| (Self::rank(pg, *id, o.weight), *id))
             .collect();
-        cand.sort_by_key(|o| std::cmp::Reverse(Self::rank(pg, *o)));
+        cand.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut cand: Vec<i32> = cand.into_iter().map(|(_, o)| o).collect();
         cand.truncate(self.pool.size as usize);
         let up: Vec<i32> = cand.into_iter().filter(|o| self.is_up(*o)).collect();
         let temp: Vec<i32> = self
@@ -119,6 +126,7 @@ impl Maps {
                             inn: booted,
                             up_from: u32::from(booted),
                             up_thru: 0,
+                            weight: 1.0,
                         },
                     )
                 })

@@ -219,6 +219,17 @@ pub async fn run(
         "Min latency(s):         {:.6}",
         if min.is_finite() { min } else { 0.0 }
     );
+    // Not in rados bench's report: the percentiles a latency SLO needs.
+    let mut sorted = lat.clone();
+    sorted.sort_by(f64::total_cmp);
+    let pct = |q: f64| {
+        sorted
+            .get(((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    println!("Latency p50(s):         {:.6}", pct(0.50));
+    println!("Latency p99(s):         {:.6}", pct(0.99));
     if mode == "write" {
         let written = next
             .load(Ordering::Relaxed)

@@ -181,9 +181,16 @@ impl Pg {
         }
     }
 
-    pub(super) fn on_stray(&mut self, from: i32, _info: PgInfo) {
+    pub(super) fn on_stray(&mut self, from: i32, info: PgInfo) {
         if !self.is_primary() || self.cur.up.contains(&from) || self.cur.acting.contains(&from) {
             return;
+        }
+        if self.phase == Phase::Active && info.holds_copy() {
+            // A copy outside the acting set may hold an object no member
+            // has (it was the only one to commit it before it left):
+            // recovery asks it for unfound objects (Ceph's
+            // might_have_unfound).
+            self.pr.infos.entry(from).or_insert(info);
         }
         self.pr.strays.insert(from);
         self.purge_strays();
