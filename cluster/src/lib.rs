@@ -18,7 +18,7 @@ pub mod version;
 
 pub use monmap::{MonInfo, MonMap};
 pub use osdmap::{Incremental, OsdInfo, OsdMap};
-pub use pg::{stable_mod, PgId};
+pub use pg::{mask_for, split_children, stable_mod, PgId};
 pub use placement::{object_hash, object_pg, place_pg, OsdStates, Placement};
 pub use pool::{Pool, PoolKind};
 pub use version::{ReqId, Version};

@@ -60,6 +60,17 @@ pub fn mask_for(n: u32) -> u32 {
     n.max(1).next_power_of_two() - 1
 }
 
+/// The PGs that split off PG `parent` when its pool's `pg_num` grows from
+/// `old` to `new`: every new seed whose objects all lived in `parent`
+/// before (`stable_mod` folds a new seed onto its parent the way it folds
+/// an object's hash).
+pub fn split_children(parent: u32, old: u32, new: u32) -> Vec<u32> {
+    let mask = mask_for(old);
+    (old..new)
+        .filter(|c| stable_mod(*c, old, mask) == parent)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +102,19 @@ mod tests {
             let after = stable_mod(x, n + 1, mask_for(n + 1));
             prop_assert!(before < n && after < n + 1);
             prop_assert!(after == before || after == n, "{} moved from {} to {}", x, before, after);
+        }
+
+        /// Growing pg_num by any amount sends each object either to stay
+        /// in its PG or to one of that PG's split children.
+        #[test]
+        fn objects_go_to_their_pgs_children(x in any::<u32>(), old in 1u32..3000, grow in 0u32..3000) {
+            let new = old + grow;
+            let before = stable_mod(x, old, mask_for(old));
+            let after = stable_mod(x, new, mask_for(new));
+            prop_assert!(
+                after == before || split_children(before, old, new).contains(&after),
+                "{} moved from {} to {} ({} -> {} PGs)", x, before, after, old, new
+            );
         }
     }
 }

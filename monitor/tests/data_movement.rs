@@ -8,6 +8,9 @@
 //! A second test kills a backfill's target and then its source with
 //! kill -9 halfway, and checks that backfill resumes, no OSD ever holds
 //! more backfill slots than `osd_max_backfills`, and nothing is lost.
+//! A third grows a pool's pg_num while an OSD is down (PGs split in
+//! place, the returning OSD splits what it loads), then pgp_num (the new
+//! PGs move).
 
 mod common;
 
@@ -74,10 +77,25 @@ fn settle(
     n: usize,
     step: &str,
 ) {
-    wait_for(240, &format!("{step}: {PGS} PGs active+clean"), || {
+    settle_pgs(c, rt, r, pool, n, PGS, step, &content);
+}
+
+/// `settle` for `pgs` PGs whose object `i` holds `want(i)`.
+#[allow(clippy::too_many_arguments)]
+fn settle_pgs(
+    c: &Cluster,
+    rt: &tokio::runtime::Runtime,
+    r: &Rados,
+    pool: &IoCtx,
+    n: usize,
+    pgs: u64,
+    step: &str,
+    want: &dyn Fn(usize) -> Vec<u8>,
+) {
+    wait_for(240, &format!("{step}: {pgs} PGs active+clean"), || {
         let s = c.status()?;
         let by = s["pgmap"]["pgs_by_state"].as_array()?.clone();
-        let ok = by.len() == 1 && by[0]["state_name"] == "active+clean" && by[0]["count"] == PGS;
+        let ok = by.len() == 1 && by[0]["state_name"] == "active+clean" && by[0]["count"] == pgs;
         if !ok {
             eprintln!("{step}: {}", serde_json::Value::Array(by));
         }
@@ -85,7 +103,7 @@ fn settle(
     });
     for i in 0..n {
         let got = rt.block_on(pool.read(&format!("obj-{i}"), 0, 0)).unwrap();
-        assert!(got == content(i), "{step}: obj-{i} reads back identical");
+        assert!(got == want(i), "{step}: obj-{i} reads back identical");
     }
     wait_for(
         120,
@@ -188,10 +206,19 @@ fn data_moves_on_out_in_add_and_failure_and_nothing_is_left_behind() {
         "osd.1 is gone from CRUSH:\n{tree}"
     );
 
-    // Stopped, each store lists exactly its acting PGs.
+    stopped_stores_hold_their_acting_pgs(&mut c, &rt, r, &[0, 2, 3, 4]);
+}
+
+/// Stopped, each store lists exactly its acting PGs.
+fn stopped_stores_hold_their_acting_pgs(
+    c: &mut Cluster,
+    rt: &tokio::runtime::Runtime,
+    r: Rados,
+    osds: &[u32],
+) {
     let want = rt.block_on(acting_by_osd(&r));
     drop(r);
-    for osd in [0u32, 2, 3, 4] {
+    for &osd in osds {
         c.kill_osd(osd);
         let out = Command::new(bin("strata-objectstore-tool"))
             .arg("--data-path")
@@ -210,6 +237,99 @@ fn data_moves_on_out_in_add_and_failure_and_nothing_is_left_behind() {
             .collect();
         assert_eq!(have, want[&(osd as i32)], "osd.{osd}'s PGs on disk");
     }
+}
+
+#[test]
+fn pg_num_growth_splits_pgs_in_place_then_pgp_num_moves_them() {
+    let mut c = Cluster::new(
+        1,
+        &[
+            "osd_heartbeat_interval=1",
+            "osd_heartbeat_grace=3",
+            "osd_mon_report_interval=1",
+            "osd_min_pg_log_entries=8",
+        ],
+    );
+    c.add_osds(4);
+    c.ok(&["osd", "pool", "create", "p", "8"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let r = rt.block_on(connect(&c));
+    let pool = rt.block_on(r.pool("p")).unwrap();
+    let n = 60;
+    // Every third object first gets other bytes, rewritten after the
+    // split: a lost or misplaced write would read back the old ones.
+    let first = |i: usize| {
+        let mut data = content(i);
+        if i.is_multiple_of(3) {
+            data.push(9);
+        }
+        data
+    };
+    rt.block_on(async {
+        for i in 0..n {
+            pool.write_full(&format!("obj-{i}"), &first(i))
+                .await
+                .unwrap();
+        }
+    });
+    settle_pgs(&c, &rt, &r, &pool, n, 8, "written", &first);
+
+    // osd.3 is down while the pool grows: it splits its copies when it
+    // comes back, from what it loads.
+    c.kill_osd(3);
+    c.ok(&["osd", "down", "3"]);
+    let out = c.strata(&["osd", "pool", "set", "p", "pg_num", "32"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.contains("pgp_num"), "{said}");
+    rt.block_on(async {
+        for i in (0..n).step_by(3) {
+            pool.write_full(&format!("obj-{i}"), &content(i))
+                .await
+                .unwrap();
+        }
+    });
+    c.start_osd(3);
+    settle_pgs(&c, &rt, &r, &pool, n, 32, "split to 32 PGs", &content);
+    // osd.3 split the copies it loaded (the log is how we can tell).
+    let log = std::fs::read_to_string(c.path().join("osd.3.log")).unwrap();
+    assert!(
+        log.contains("split for 32 PGs"),
+        "osd.3 splits its PGs when it comes back"
+    );
+    // Nothing moved: every new PG sits where its parent does.
+    let by = rt.block_on(acting_by_osd(&r));
+    let map = rt.block_on(r.monclient().refresh_map()).unwrap();
+    let pool_id = map.pool_by_name("p").unwrap().id;
+    for seed in 8..32u32 {
+        let pg = cluster::PgId {
+            pool: pool_id,
+            seed,
+        }
+        .to_string();
+        let parent = cluster::PgId {
+            pool: pool_id,
+            seed: seed % 8,
+        }
+        .to_string();
+        for pgs in by.values() {
+            assert_eq!(
+                pgs.contains(&pg),
+                pgs.contains(&parent),
+                "{pg} with {parent}"
+            );
+        }
+    }
+
+    let refused = c.strata(&["osd", "pool", "set", "p", "pg_num", "16"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("decreasing pg_num"),
+        "merging PGs is refused: {err}"
+    );
+
+    c.ok(&["osd", "pool", "set", "p", "pgp_num", "32"]);
+    settle_pgs(&c, &rt, &r, &pool, n, 32, "pgp_num 32", &content);
+    stopped_stores_hold_their_acting_pgs(&mut c, &rt, r, &[0, 1, 2, 3]);
 }
 
 /// The labelled sample `name{labels}` of a metrics text.

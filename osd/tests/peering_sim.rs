@@ -37,6 +37,7 @@ fn seeds_keep_every_acknowledged_write() {
         totals.messages += s.messages;
         totals.backfill_batches += s.backfill_batches;
         totals.strays_removed += s.strays_removed;
+        totals.splits += s.splits;
         seed += 1;
         let more = match soak {
             Some(secs) => start.elapsed().as_secs() < secs,
@@ -47,7 +48,7 @@ fn seeds_keep_every_acknowledged_write() {
         }
     }
     eprintln!(
-        "{} seeds in {:.1} s: {} acknowledged writes, {} reads checked, {} crashes, {} messages, {} backfill batches, {} stray copies removed",
+        "{} seeds in {:.1} s: {} acknowledged writes, {} reads checked, {} crashes, {} messages, {} backfill batches, {} stray copies removed, {} PG copies split",
         seed - first,
         start.elapsed().as_secs_f64(),
         totals.acked_writes,
@@ -55,7 +56,8 @@ fn seeds_keep_every_acknowledged_write() {
         totals.crashes,
         totals.messages,
         totals.backfill_batches,
-        totals.strays_removed
+        totals.strays_removed,
+        totals.splits
     );
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cluster::msg::RemoteError;
-use cluster::{Pool, PoolKind};
+use cluster::{PgId, Pool, PoolKind};
 
 use super::{crush_cmds, done, CmdResult, Edit, PoolDefaults};
 
@@ -162,10 +162,9 @@ pub(super) fn set(e: &mut Edit<'_>, name: &str, key: &str, value: &str) -> CmdRe
                     p.pg_num
                 )));
             }
-            if v > p.pg_num && key == "pg_num" {
+            if v > p.pg_num && key == "pg_num" && matches!(p.kind, PoolKind::Erasure { .. }) {
                 return Err(RemoteError::invalid(format!(
-                    "pool '{name}': increasing pg_num ({} -> {v}) needs PG splitting, which is not built yet; create a pool with more PGs instead",
-                    p.pg_num
+                    "pool '{name}': increasing pg_num of an erasure-coded pool (splitting its shards) is not built yet"
                 )));
             }
             if key == "pgp_num" && v > p.pg_num {
@@ -174,10 +173,41 @@ pub(super) fn set(e: &mut Edit<'_>, name: &str, key: &str, value: &str) -> CmdRe
                     p.pg_num
                 )));
             }
-            if key == "pg_num" {
-                p.pg_num = v;
+            if key == "pgp_num" {
+                p.pgp_num = v;
+                return done(format!("set pool '{name}' pgp_num to {v}"));
             }
-            p.pgp_num = v;
+            // More PGs: each OSD splits its PGs in the store; the new PGs
+            // stay on their parents' OSDs (placement folds them onto
+            // pgp_num) until pgp_num follows. A parent on a temporary
+            // acting set leaves its children on the same one.
+            let (old, pool_id) = (p.pg_num, p.id);
+            p.pg_num = v;
+            let temps: Vec<(PgId, Vec<i32>)> = e
+                .map
+                .pg_temp
+                .iter()
+                .filter(|(pg, _)| pg.pool == pool_id)
+                .flat_map(|(pg, t)| {
+                    cluster::split_children(pg.seed, old, v)
+                        .into_iter()
+                        .map(move |seed| {
+                            (
+                                PgId {
+                                    pool: pool_id,
+                                    seed,
+                                },
+                                t.clone(),
+                            )
+                        })
+                })
+                .collect();
+            e.map.pg_temp.extend(temps);
+            if v > old {
+                return done(format!(
+                    "set pool '{name}' pg_num to {v} (its PGs split; set pgp_num to {v} to spread the new PGs over the cluster)"
+                ));
+            }
         }
         "crush_rule" => {
             let kind = pool_mut(e, name)?.kind;

@@ -2,7 +2,7 @@
 
 use super::*;
 use cluster::msg::ErrorCode;
-use cluster::MonInfo;
+use cluster::{MonInfo, PgId};
 
 fn seed(chooseleaf: u32) -> Seed {
     Seed {
@@ -507,7 +507,7 @@ fn a_boot_is_a_new_incarnation_even_if_the_map_shows_it_up() {
 }
 
 #[test]
-fn pg_num_growth_is_refused_until_pgs_can_split() {
+fn pg_num_grows_by_splitting_and_never_shrinks() {
     let mut s = booted(3);
     cmd(
         &mut s,
@@ -519,20 +519,59 @@ fn pg_num_growth_is_refused_until_pgs_can_split() {
         },
     )
     .unwrap();
+    let set = |s: &mut ClusterState, key: &str, value: &str| {
+        cmd(
+            s,
+            MonCommand::PoolSet {
+                name: "p".into(),
+                key: key.into(),
+                value: value.into(),
+            },
+        )
+    };
+    let pool = s.osdmap.pool_by_name("p").unwrap().id;
+    // A parent on a temporary acting set leaves its children on it.
+    s.osdmap.pg_temp.insert(PgId { pool, seed: 3 }, vec![2, 1]);
+    let out = set(&mut s, "pg_num", "32").unwrap();
+    assert!(out.message.contains("pgp_num"), "{}", out.message);
+    let p = s.osdmap.pool_by_name("p").unwrap();
+    assert_eq!(
+        (p.pg_num, p.pgp_num),
+        (32, 8),
+        "placement waits for pgp_num"
+    );
+    for seed in [11, 19, 27] {
+        assert_eq!(
+            s.osdmap.pg_temp.get(&PgId { pool, seed }),
+            Some(&vec![2, 1]),
+            "child {seed} of 3"
+        );
+    }
+    assert!(!s.osdmap.pg_temp.contains_key(&PgId { pool, seed: 12 }));
+    // The new PGs sit on their parents' OSDs until pgp_num follows.
+    let crush = s.osdmap.crush().unwrap();
+    let (p, osds) = (s.osdmap.pool_by_name("p").unwrap(), s.osdmap.osd_states());
+    let parent = s.osdmap.place_pg(&crush, p, PgId { pool, seed: 5 }, &osds);
+    let child = s.osdmap.place_pg(&crush, p, PgId { pool, seed: 13 }, &osds);
+    assert_eq!(parent.up, child.up);
     let before = s.clone();
-    let err = cmd(
-        &mut s,
-        MonCommand::PoolSet {
-            name: "p".into(),
-            key: "pg_num".into(),
-            value: "16".into(),
-        },
-    )
-    .unwrap_err();
+    let err = set(&mut s, "pgp_num", "64").unwrap_err();
+    assert!(
+        err.message.contains("may not exceed pg_num"),
+        "{}",
+        err.message
+    );
+    let err = set(&mut s, "pg_num", "16").unwrap_err();
     assert_eq!(err.code, ErrorCode::Invalid);
-    assert!(err.message.contains("pool 'p'") && err.message.contains("splitting"));
+    assert!(
+        err.message.contains("pool 'p'") && err.message.contains("decreasing pg_num"),
+        "{}",
+        err.message
+    );
     assert_eq!(s.osdmap, before.osdmap, "a refused command changes nothing");
-    assert_eq!(s.osdmap.pool_by_name("p").unwrap().pg_num, 8);
+    set(&mut s, "pgp_num", "32").unwrap();
+    let p = s.osdmap.pool_by_name("p").unwrap();
+    assert_eq!((p.pg_num, p.pgp_num), (32, 32));
 }
 
 #[test]

@@ -106,6 +106,8 @@ const DUP: u8 = b'd';
 const MISSING: u8 = b'm';
 /// Present while the OSD removes the PG's copy (see the daemon's removal).
 const KEY_REMOVING: &[u8] = b"x";
+/// The pool's PG count this copy's objects are split for.
+const KEY_PG_NUM: &[u8] = b"n";
 
 fn versioned(tag: u8, v: Version) -> Vec<u8> {
     let mut k = Vec::with_capacity(13);
@@ -209,6 +211,27 @@ pub mod meta {
             value: vec![1],
         }
     }
+    /// Deletes the log entry at `v`.
+    pub fn drop_entry(v: Version) -> MetaOp {
+        MetaOp::Delete {
+            key: versioned(LOG, v),
+        }
+    }
+    /// Records the pool's PG count the copy's objects are split for.
+    pub fn pg_num(n: u32) -> MetaOp {
+        MetaOp::Put {
+            key: KEY_PG_NUM.to_vec(),
+            value: n.to_be_bytes().to_vec(),
+        }
+    }
+    /// Everything of `st`, for a collection that holds nothing yet.
+    pub fn whole(st: &PgState) -> Vec<MetaOp> {
+        let mut out = vec![info(&st.info), past(&st.past), pg_num(st.pg_num)];
+        out.extend(st.log.entries().map(entry));
+        out.extend(st.log.dups().map(|(r, v)| dup(r, *v)));
+        out.extend(st.missing.iter().map(|(o, v)| missing(o, *v)));
+        out
+    }
     pub fn clear_missing() -> MetaOp {
         MetaOp::DeleteRange {
             start: vec![MISSING],
@@ -224,6 +247,9 @@ pub struct PgState {
     pub past: PastIntervals,
     pub log: PgLog,
     pub missing: BTreeMap<ObjectId, Version>,
+    /// The pool's PG count the objects here are split for (0: not
+    /// recorded, from before PGs could split: the pool's count then).
+    pub pg_num: u32,
 }
 
 const SCAN: usize = 4096;
@@ -252,6 +278,18 @@ fn scan_all(
 /// Whether the OSD was removing this copy (it resumes, never loads it).
 pub fn is_removing(store: &dyn ObjectStore, c: &CollectionId) -> Result<bool, StoreError> {
     Ok(store.meta_get(c, KEY_REMOVING)?.is_some())
+}
+
+/// The pool's PG count a copy is split for (0: not recorded).
+pub fn stored_pg_num(store: &dyn ObjectStore, c: &CollectionId) -> Result<u32, StoreError> {
+    match store.meta_get(c, KEY_PG_NUM)? {
+        Some(r) => Ok(u32::from_be_bytes(
+            r.as_slice()
+                .try_into()
+                .map_err(|_| bad(c, "PG count", hex::encode(&r)))?,
+        )),
+        None => Ok(0),
+    }
 }
 
 /// Loads a PG's state (`None`: the collection holds no PG info yet).
@@ -293,12 +331,14 @@ pub fn load(store: &dyn ObjectStore, c: &CollectionId) -> Result<Option<PgState>
             cluster::codec::decode("missing item", &v).map_err(|e| bad(c, "missing item", e))?;
         missing.insert(ObjectId::new(ns, name), need);
     }
+    let pg_num = stored_pg_num(store, c)?;
     let log = PgLog::from_parts(info.log_tail, entries, dups);
     Ok(Some(PgState {
         info,
         past,
         log,
         missing,
+        pg_num,
     }))
 }
 

@@ -6,7 +6,8 @@
 //! and how it is laid out in the store), its [`interval`]s (which past
 //! intervals may have written, so whom peering must hear from) and the
 //! [`messages`] members exchange. [`ops`] turns a client's compound op
-//! into store work; [`reserver`] holds an OSD's backfill slots. The OSD daemon (`crate::daemon::pgs`) runs engines on
+//! into store work; [`reserver`] holds an OSD's backfill slots; [`split`]
+//! divides a PG's state when its pool's pg_num grows. The OSD daemon (`crate::daemon::pgs`) runs engines on
 //! QUIC and RocksDB; `osd/tests/sim/` runs them in a deterministic
 //! simulation.
 
@@ -17,3 +18,4 @@ pub mod log;
 pub mod messages;
 pub mod ops;
 pub mod reserver;
+pub mod split;

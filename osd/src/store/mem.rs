@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use super::error::StoreError;
 use super::keys;
 use super::options::{validate, StoreOptions};
-use super::transaction::{MetaOp, Op, Transaction};
+use super::transaction::{CollectionSplit, MetaOp, Op, Transaction};
 use super::types::{CollectionId, ObjectId, ObjectStat, OmapPage, Version};
 use super::{FsckReport, ListCursor, ListPage, ObjectStore, Result};
 
@@ -360,6 +360,48 @@ impl ObjectStore for MemStore {
         }
         self.commit(&mut s);
         Ok(())
+    }
+
+    fn split_collection(&self, sp: &CollectionSplit) -> Result<u64> {
+        let mut s = self.lock();
+        let mut parent = s
+            .current
+            .get(&sp.from)
+            .cloned()
+            .ok_or(StoreError::NoSuchCollection(sp.from))?;
+        let mut children = BTreeMap::new();
+        for (c, meta) in &sp.children {
+            if s.current.contains_key(c) {
+                return Err(StoreError::CollectionExists(*c));
+            }
+            let mut child = MemColl::default();
+            for m in meta {
+                apply_meta(&mut child.meta, m);
+            }
+            children.insert(*c, child);
+        }
+        let mut moved = 0;
+        for (key, (id, obj)) in std::mem::take(&mut parent.objects) {
+            match sp
+                .destination(&id)
+                .and_then(|c| children.get_mut(&c).map(|m| (c, m)))
+            {
+                Some((c, child)) => {
+                    child.objects.insert(keys::object_key(&c, &id), (id, obj));
+                    moved += 1;
+                }
+                None => {
+                    parent.objects.insert(key, (id, obj));
+                }
+            }
+        }
+        for m in &sp.parent_meta {
+            apply_meta(&mut parent.meta, m);
+        }
+        s.current.insert(sp.from, parent);
+        s.current.extend(children);
+        self.commit(&mut s);
+        Ok(moved)
     }
 
     fn stat(&self, c: &CollectionId, o: &ObjectId) -> Result<ObjectStat> {

@@ -26,7 +26,7 @@ pub use object_state::ObjectState;
 pub(crate) use options::validate;
 pub use options::StoreOptions;
 pub use rocks::RocksStore;
-pub use transaction::{MetaOp, Op, Transaction};
+pub use transaction::{CollectionSplit, MetaOp, Op, Transaction};
 pub use types::{CollectionId, FsckIssue, FsckReport, ObjectId, ObjectStat, OmapPage, Version};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -74,6 +74,10 @@ pub trait ObjectStore: Send + Sync {
     fn submit_group(&self, ts: Vec<Transaction>) -> Vec<Result<()>> {
         ts.into_iter().map(|t| self.submit(t)).collect()
     }
+
+    /// Splits a collection (see [`CollectionSplit`]); returns how many
+    /// objects moved. Durable when it returns `Ok`.
+    fn split_collection(&self, s: &CollectionSplit) -> Result<u64>;
 
     fn stat(&self, c: &CollectionId, o: &ObjectId) -> Result<ObjectStat>;
     /// Reads `len` bytes at `offset` (fewer at the end of the object).

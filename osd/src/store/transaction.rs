@@ -153,3 +153,31 @@ impl Transaction {
         self
     }
 }
+
+/// A PG split (its pool's `pg_num` grew): the objects of `from` whose hash
+/// now maps to one of `children` move into that child's new collection,
+/// and both sides' PG metadata change, all in one durable step, so a crash
+/// leaves the PG either whole or split.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollectionSplit {
+    pub from: CollectionId,
+    /// The pool's PG count after the split: an object goes to
+    /// `stable_mod(hash, pg_num)`.
+    pub pg_num: u32,
+    /// Each child's collection (it must not exist yet) and its metadata.
+    pub children: Vec<(CollectionId, Vec<MetaOp>)>,
+    /// The parent's metadata changes.
+    pub parent_meta: Vec<MetaOp>,
+}
+
+impl CollectionSplit {
+    /// The collection `obj` belongs in after the split, if it leaves
+    /// `from`.
+    pub fn destination(&self, obj: &ObjectId) -> Option<CollectionId> {
+        let seed = cluster::stable_mod(obj.hash(), self.pg_num, cluster::mask_for(self.pg_num));
+        self.children
+            .iter()
+            .map(|(c, _)| *c)
+            .find(|c| c.seed == seed)
+    }
+}

@@ -8,7 +8,6 @@ use ::cluster::PgId;
 
 use osd::store::ObjectStore;
 
-use super::maps::POOL;
 use super::{client, coll, Sim};
 
 impl Sim {
@@ -24,7 +23,7 @@ impl Sim {
         {
             return false;
         }
-        self.pgs().all(|pg| {
+        self.pgs().into_iter().all(|pg| {
             let pe = latest.pg_epoch(pg);
             pe.primary >= 0
                 && pe.acting.len() == self.cfg.size as usize
@@ -118,14 +117,7 @@ impl Sim {
         for c in &self.clients {
             for (o, m) in &c.model {
                 if m.exists {
-                    let pg = PgId {
-                        pool: POOL,
-                        seed: ::cluster::stable_mod(
-                            o.hash(),
-                            self.cfg.pgs,
-                            ::cluster::pg::mask_for(self.cfg.pgs),
-                        ),
-                    };
+                    let pg = latest.pg_of(o);
                     want.entry(pg).or_default().insert(o.name.clone(), m);
                 }
             }

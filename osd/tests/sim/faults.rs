@@ -1,8 +1,9 @@
 //! The faults the simulation injects: crashes (losing every store
 //! transaction not yet committed), restarts, out/in, partitions, slow
-//! map delivery, a new OSD joining, reweights, pool size changes and the
-//! operator's recovery flags.
+//! map delivery, a new OSD joining, reweights, pool size changes, pg_num
+//! and pgp_num growth and the operator's recovery flags.
 
+use ::cluster::PgId;
 use osd::pg::engine::Pg;
 use osd::store::ObjectStore;
 use rand::Rng;
@@ -12,7 +13,7 @@ use super::{trace, Ev, Sim};
 impl Sim {
     pub(super) fn fault(&mut self) {
         let n = self.cfg.osds as i32;
-        match self.rng.random_range(0..12) {
+        match self.rng.random_range(0..13) {
             0..=3 => {
                 // Crash an OSD (keep enough alive that the run means something).
                 let alive: Vec<i32> = (0..n).filter(|o| self.osds[*o as usize].alive).collect();
@@ -74,6 +75,36 @@ impl Sim {
                 trace!(self, "SIZE {size} -> {to}");
                 self.broadcast_map();
             }
+            12 => {
+                // The pool grows: pg_num first (PGs split where they
+                // are), pgp_num later (the new PGs move).
+                let m = self.maps.latest();
+                let (pg_num, pgp_num) = (m.pool.pg_num, m.pgp_num);
+                if pgp_num < pg_num {
+                    trace!(self, "PGP_NUM {pgp_num} -> {pg_num}");
+                    self.maps.next(|m| m.pgp_num = m.pool.pg_num);
+                    self.broadcast_map();
+                } else if pg_num < 16 {
+                    let to = pg_num + self.rng.random_range(1..=pg_num);
+                    trace!(self, "PG_NUM {pg_num} -> {to}");
+                    self.maps.next(|m| {
+                        // As the monitors do: children of a parent on a
+                        // temporary acting set start on it too.
+                        let temps: Vec<(PgId, Vec<i32>)> = m
+                            .pg_temp
+                            .iter()
+                            .flat_map(|(pg, t)| {
+                                ::cluster::split_children(pg.seed, pg_num, to)
+                                    .into_iter()
+                                    .map(move |seed| (PgId { seed, ..*pg }, t.clone()))
+                            })
+                            .collect();
+                        m.pg_temp.extend(temps);
+                        m.pool.pg_num = to;
+                    });
+                    self.broadcast_map();
+                }
+            }
             11 => {
                 // An OSD reweighted (osd reweight / crush reweight).
                 let o = self.rng.random_range(0..n);
@@ -120,13 +151,22 @@ impl Sim {
         let gen = o.gen;
         let store = o.store.clone();
         let colls = store.list_collections().map_err(|e| e.to_string())?;
+        // As the daemon does: a copy split for fewer PGs than a later
+        // epoch has loads up to that epoch; catching up splits it.
+        let mut resume = latest + 1;
         for c in colls {
             let pg = c.pg();
             let epochs = self.maps.pg_epochs(pg, 1, latest);
-            let loaded = Pg::load(pg, osd, self.pgcfg.clone(), store.as_ref(), &epochs)
+            let (split_for, cut) = osd::pg::split::load_limit(store.as_ref(), &c, &epochs)
+                .map_err(|e| format!("osd.{osd} cannot read PG {pg}: {e}"))?;
+            if let Some(e) = epochs.get(cut) {
+                resume = resume.min(e.epoch);
+            }
+            let loaded = Pg::load(pg, osd, self.pgcfg.clone(), store.as_ref(), &epochs[..cut])
                 .map_err(|e| format!("osd.{osd} cannot load PG {pg}: {e}"))?;
             match loaded {
-                Some((p, eff)) => {
+                Some((mut p, eff)) => {
+                    p.set_split_for(split_for);
                     self.osds[osd as usize].pgs.insert(pg, p);
                     self.run_effects(osd, pg, eff)?;
                 }
@@ -135,7 +175,8 @@ impl Sim {
                 None => store.remove_collection(&c).map_err(|e| e.to_string())?,
             }
         }
-        self.osds[osd as usize].epoch = latest;
+        self.osds[osd as usize].epoch = resume - 1;
+        self.catch_up(osd)?;
         // Boot: the monitors mark the new incarnation up.
         let two_step = self.rng.random_bool(0.5);
         let e = self.maps.boot(osd, two_step);

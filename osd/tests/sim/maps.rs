@@ -28,6 +28,9 @@ pub struct SimMap {
     pub epoch: u32,
     pub osds: BTreeMap<i32, OsdMapState>,
     pub pool: PoolParams,
+    /// PGs placed apart (new PGs from a pg_num growth stay on their
+    /// parents' OSDs until this follows).
+    pub pgp_num: u32,
     pub pg_temp: BTreeMap<PgId, Vec<i32>>,
     /// The operator's brakes on recovery and backfill.
     pub flags: RecoveryFlags,
@@ -69,12 +72,30 @@ impl SimMap {
         u.ln() / weight
     }
 
+    /// The PGs of the pool at this epoch.
+    pub fn pgs(&self) -> impl Iterator<Item = PgId> {
+        (0..self.pool.pg_num).map(|seed| PgId { pool: POOL, seed })
+    }
+
+    /// The PG an object belongs to at this epoch.
+    pub fn pg_of(&self, obj: &osd::store::ObjectId) -> PgId {
+        PgId {
+            pool: POOL,
+            seed: osd::pg::split::seed_of(obj, self.pool.pg_num),
+        }
+    }
+
     pub fn pg_epoch(&self, pg: PgId) -> PgEpoch {
+        // As placement does: the seed folded onto pgp_num.
+        let placed = PgId {
+            seed: ::cluster::stable_mod(pg.seed, self.pgp_num, ::cluster::mask_for(self.pgp_num)),
+            ..pg
+        };
         let mut cand: Vec<(f64, i32)> = self
             .osds
             .iter()
             .filter(|(_, o)| o.inn && o.weight > 0.0)
-            .map(|(id, o)| (Self::rank(pg, *id, o.weight), *id))
+            .map(|(id, o)| (Self::rank(placed, *id, o.weight), *id))
             .collect();
         cand.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut cand: Vec<i32> = cand.into_iter().map(|(_, o)| o).collect();
@@ -131,6 +152,7 @@ impl Maps {
                     )
                 })
                 .collect(),
+            pgp_num: pool.pg_num,
             pool,
             pg_temp: BTreeMap::new(),
             flags: RecoveryFlags::default(),

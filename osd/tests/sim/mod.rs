@@ -17,7 +17,9 @@
 
 mod check;
 pub mod client;
+mod effects;
 mod faults;
+mod map_flow;
 pub mod maps;
 mod workload;
 
@@ -26,7 +28,7 @@ use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use ::cluster::PgId;
-use osd::pg::engine::{ClientOp, Effect, Event, OpReply, Pg, PgConfig, ResKind};
+use osd::pg::engine::{ClientOp, Event, OpReply, Pg, PgConfig, ResKind};
 use osd::pg::interval::{PoolParams, RecoveryFlags};
 use osd::pg::messages::PeerEnvelope;
 use osd::pg::reserver::Reserver;
@@ -35,7 +37,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use client::Client;
-use maps::{Maps, POOL};
+use maps::Maps;
 
 /// The shape of one run.
 #[derive(Clone, Debug)]
@@ -211,6 +213,8 @@ pub struct Stats {
     pub strays_removed: u64,
     /// Object bytes sent by recovery and backfill.
     pub recovery_bytes: u64,
+    /// PG copies split by a pg_num growth.
+    pub splits: u64,
 }
 
 fn coll(pg: PgId) -> CollectionId {
@@ -289,11 +293,9 @@ impl Sim {
         self.events.insert(self.seq, ev);
     }
 
-    fn pgs(&self) -> impl Iterator<Item = PgId> {
-        (0..self.cfg.pgs).map(|s| PgId {
-            pool: POOL,
-            seed: s,
-        })
+    /// The pool's PGs now.
+    fn pgs(&self) -> Vec<PgId> {
+        self.maps.latest().pgs().collect()
     }
 
     fn blocked(&self, a: i32, b: i32) -> bool {
@@ -516,14 +518,7 @@ impl Sim {
     }
 
     fn pg_of(&self, obj: &osd::store::ObjectId) -> PgId {
-        PgId {
-            pool: POOL,
-            seed: ::cluster::stable_mod(
-                obj.hash(),
-                self.cfg.pgs,
-                ::cluster::pg::mask_for(self.cfg.pgs),
-            ),
-        }
+        self.maps.latest().pg_of(obj)
     }
 
     fn net_delay(&mut self) -> u64 {
@@ -544,102 +539,6 @@ impl Sim {
         let store = o.store.clone();
         let p = o.pgs.get_mut(&pg).expect("caller checked the PG exists");
         f(p, store.as_ref())
-    }
-
-    fn kick_store(&mut self, osd: i32) {
-        let o = &mut self.osds[osd as usize];
-        if !o.applying && !o.queue.is_empty() {
-            o.applying = true;
-            let gen = o.gen;
-            let d = self.rng.random_range(0..4);
-            self.at(d, Ev::StoreApply { osd, gen });
-        }
-    }
-
-    fn run_effects(&mut self, osd: i32, pg: PgId, effects: Vec<Effect>) -> Result<(), String> {
-        for e in effects {
-            match e {
-                Effect::Send { to, env } => self.send(osd, to, env),
-                Effect::Broadcast { to, env } => {
-                    for t in to {
-                        self.send(osd, t, (*env).clone());
-                    }
-                }
-                Effect::Store { id, txn } => {
-                    self.osds[osd as usize].queue.push_back((pg, id, txn));
-                    self.kick_store(osd);
-                }
-                Effect::Reply(r) => {
-                    let client = (r.handle >> 32) as u32;
-                    let d = self.net_delay();
-                    if !self.rng.random_bool(self.cfg.loss) {
-                        self.at(
-                            d,
-                            Ev::OpReply {
-                                client,
-                                reply: r,
-                                osd,
-                            },
-                        );
-                    }
-                }
-                Effect::UpThru { epoch } => {
-                    let d = self.rng.random_range(5..60);
-                    self.at(d, Ev::UpThru { osd, epoch });
-                }
-                Effect::PgTemp { want } => {
-                    let d = self.rng.random_range(5..60);
-                    self.at(d, Ev::PgTemp { osd, pg, want });
-                }
-                Effect::Reserve { kind, prio, id } => {
-                    let granted = self.osds[osd as usize].reserver(kind).request(pg, prio, id);
-                    self.granted(osd, kind, granted);
-                }
-                Effect::Unreserve { kind } => {
-                    let granted = self.osds[osd as usize].reserver(kind).release(pg);
-                    self.granted(osd, kind, granted);
-                }
-                Effect::WantTurn { .. } => {
-                    let gen = self.osds[osd as usize].gen;
-                    let d = self.rng.random_range(0..20);
-                    self.at(d, Ev::Turn { osd, gen, pg });
-                }
-                Effect::Spent { bytes } => self.stats.recovery_bytes += bytes,
-                Effect::Delete => {
-                    trace!(self, "DELETE osd.{osd} PG {pg}");
-                    self.stats.strays_removed += 1;
-                    for kind in [ResKind::Local, ResKind::Remote] {
-                        let granted = self.osds[osd as usize].reserver(kind).release(pg);
-                        self.granted(osd, kind, granted);
-                    }
-                    let o = &mut self.osds[osd as usize];
-                    o.pgs.remove(&pg);
-                    o.queue.retain(|(p, _, _)| *p != pg);
-                    o.store
-                        .remove_collection(&coll(pg))
-                        .map_err(|e| format!("osd.{osd} removing PG {pg}: {e}"))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Tells the PGs an OSD's reserver granted, a moment later.
-    fn granted(&mut self, osd: i32, kind: ResKind, granted: Vec<(PgId, u64)>) {
-        let gen = self.osds[osd as usize].gen;
-        for (pg, id) in granted {
-            let d = self.rng.random_range(0..5);
-            self.at(
-                d,
-                Ev::Reserved {
-                    osd,
-                    gen,
-                    pg,
-                    kind,
-                    id,
-                },
-            );
-        }
     }
 
     fn send(&mut self, from: i32, to: i32, env: PeerEnvelope) {
@@ -691,66 +590,6 @@ impl Sim {
             self.send(to, from, reply);
         }
         Ok(())
-    }
-
-    /// Brings an OSD's map (and its PGs) up to the sequencer's newest,
-    /// epoch by epoch, creating the PGs it is now a member of.
-    fn catch_up(&mut self, osd: i32) -> Result<(), String> {
-        let latest = self.maps.latest().epoch;
-        while self.osds[osd as usize].epoch < latest {
-            let e = self.osds[osd as usize].epoch + 1;
-            self.osds[osd as usize].epoch = e;
-            let map = self.maps.get(e).clone();
-            for pg in self.pgs().collect::<Vec<_>>() {
-                let pe = map.pg_epoch(pg);
-                let o = &mut self.osds[osd as usize];
-                if let Some(p) = o.pgs.get_mut(&pg) {
-                    let store = o.store.clone();
-                    let eff = p.handle(store.as_ref(), Event::Map(pe));
-                    self.run_effects(osd, pg, eff)?;
-                } else if pe.up.contains(&osd) || pe.acting.contains(&osd) {
-                    let c = coll(pg);
-                    if !o.store.collection_exists(&c).unwrap_or(false) {
-                        o.store.create_collection(&c).map_err(|e| e.to_string())?;
-                    }
-                    let epochs = self.maps.pg_epochs(pg, 1, e);
-                    let (p, eff) = Pg::create(pg, osd, self.pgcfg.clone(), &epochs);
-                    self.osds[osd as usize].pgs.insert(pg, p);
-                    self.run_effects(osd, pg, eff)?;
-                }
-            }
-            // Messages that waited for this epoch.
-            let o = &mut self.osds[osd as usize];
-            let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut o.early)
-                .into_iter()
-                .partition(|(_, env)| env.epoch <= e);
-            o.early = later;
-            for (from, env) in ready {
-                self.deliver(osd, from, env)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn broadcast_map(&mut self) {
-        let m = self.maps.latest().clone();
-        trace!(
-            self,
-            "MAP {}: {}",
-            m.epoch,
-            self.pgs()
-                .map(|pg| format!("{pg}={:?}", m.pg_epoch(pg).acting))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-        for o in 0..self.cfg.osds as i32 {
-            let s = &self.osds[o as usize];
-            if s.alive {
-                let gen = s.gen;
-                let d = self.rng.random_range(1..30);
-                self.at(d, Ev::MapArrive { osd: o, gen });
-            }
-        }
     }
 }
 

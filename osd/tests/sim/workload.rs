@@ -3,10 +3,8 @@
 //! model of acknowledged state (and that one primary acknowledges per
 //! PG interval).
 
-use ::cluster::PgId;
 use osd::pg::engine::{ClientOp, OpReply};
 
-use super::maps::POOL;
 use rand::Rng;
 
 use super::{client, trace, Ev, Sim};
@@ -31,14 +29,7 @@ impl Sim {
     pub(super) fn send_op(&mut self, client: u32) {
         let now = self.now;
         let map = self.maps.latest().clone();
-        let pg_of = |o: &osd::store::ObjectId| PgId {
-            pool: POOL,
-            seed: ::cluster::stable_mod(
-                o.hash(),
-                self.cfg.pgs,
-                ::cluster::pg::mask_for(self.cfg.pgs),
-            ),
-        };
+        let pg_of = |o: &osd::store::ObjectId| map.pg_of(o);
         let c = &mut self.clients[client as usize];
         let Some(p) = c.pending.as_mut() else { return };
         p.attempts += 1;

@@ -225,6 +225,7 @@ impl PgHost {
             .store
             .list_collections()
             .map_err(|e| format!("listing PGs: {e}"))?;
+        let mut resume = u32::MAX;
         for c in colls.into_iter().filter(|c| c.shard.is_none()) {
             let pg = c.pg();
             let store = self.shared.store.clone();
@@ -253,12 +254,34 @@ impl PgHost {
             if epochs.is_empty() {
                 continue;
             }
-            match Pg::load(pg, self.me(), self.cfg.clone(), store.as_ref(), &epochs) {
-                Ok(Some((p, eff))) => self.install(pg, p, eff),
+            // A copy split for fewer PGs than a later epoch has stops
+            // before that epoch: the epochs from there are fed below,
+            // splitting on the way.
+            let (split_for, cut) = crate::pg::split::load_limit(store.as_ref(), &c, &epochs)
+                .map_err(|e| format!("reading PG {pg}: {e}"))?;
+            if let Some(e) = epochs.get(cut) {
+                resume = resume.min(e.epoch);
+            }
+            match Pg::load(
+                pg,
+                self.me(),
+                self.cfg.clone(),
+                store.as_ref(),
+                &epochs[..cut],
+            ) {
+                Ok(Some((mut p, eff))) => {
+                    p.set_split_for(split_for);
+                    self.install(pg, p, eff)
+                }
                 // Created, but stopped before its first state was durable:
                 // it holds nothing.
                 Ok(None) => self.shared.remove_pg(pg),
                 Err(e) => return Err(format!("loading PG {pg}: {e}")),
+            }
+        }
+        for e in resume..=latest {
+            if let Some(v) = maps.get(e).cloned() {
+                self.feed(&maps, &v, false).await;
             }
         }
         if let Some(v) = maps.latest().cloned() {
@@ -367,7 +390,7 @@ impl PgHost {
             let Some(v) = maps.get(e).cloned() else {
                 continue;
             };
-            self.feed(&maps, &v);
+            self.feed(&maps, &v, true).await;
             self.epoch.store(u64::from(e), Ordering::SeqCst);
         }
         let keep = maps.latest_epoch().saturating_sub(2000);
@@ -375,19 +398,61 @@ impl PgHost {
         Ok(())
     }
 
-    /// Hands one epoch to every PG held, and creates new ones.
-    fn feed(&self, maps: &MapHistory, v: &EpochView) {
-        let held: Vec<(PgId, mpsc::UnboundedSender<Cmd>)> = self
-            .pgs
+    fn held(&self) -> Vec<(PgId, mpsc::UnboundedSender<Cmd>)> {
+        self.pgs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
             .map(|(k, t)| (*k, t.clone()))
-            .collect();
-        for (pg, tx) in held {
+            .collect()
+    }
+
+    /// Hands one epoch to every PG held (splitting those whose pool's
+    /// pg_num grew first), and with `create` creates new ones.
+    async fn feed(&self, maps: &MapHistory, v: &EpochView, create: bool) {
+        self.split_grown(maps, v).await;
+        for (pg, tx) in self.held() {
             let _ = tx.send(Cmd::Event(Event::Map(v.pg_epoch(pg))));
         }
-        self.create_new(maps, v);
+        if create {
+            self.create_new(maps, v);
+        }
+    }
+
+    /// Before an epoch in which pools have more PGs than in the one
+    /// before: each PG held in them splits off its children, which are
+    /// then run like any PG (they see the epoch next, with their parent).
+    async fn split_grown(&self, maps: &MapHistory, v: &EpochView) {
+        let Some(prev) = v.epoch().checked_sub(1).and_then(|e| maps.get(e)) else {
+            return;
+        };
+        let grown: BTreeMap<u64, u32> = v
+            .map
+            .pools
+            .iter()
+            .filter(|(id, p)| prev.map.pools.get(id).is_some_and(|o| o.pg_num < p.pg_num))
+            .map(|(id, p)| (*id, p.pg_num))
+            .collect();
+        if grown.is_empty() {
+            return;
+        }
+        for (pg, tx) in self.held() {
+            let Some(&pg_num) = grown.get(&pg.pool) else {
+                continue;
+            };
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            if tx.send(Cmd::Split { pg_num, reply }).is_err() {
+                continue;
+            }
+            for child in rx.await.unwrap_or_default() {
+                let id = child.pgid();
+                if self.pg(id).is_some() {
+                    tracing::error!("PG {pg} split off {id}, which this OSD already runs");
+                    continue;
+                }
+                self.install(id, child, Vec::new());
+            }
+        }
     }
 
     /// A peer's PG message.

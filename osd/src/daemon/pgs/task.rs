@@ -36,6 +36,12 @@ pub enum Cmd {
     },
     Stat(oneshot::Sender<Option<PgStat>>),
     Query(oneshot::Sender<serde_json::Value>),
+    /// The pool now has `pg_num` PGs: split off this PG's children (none
+    /// if it is already split for that many) and hand them back.
+    Split {
+        pg_num: u32,
+        reply: oneshot::Sender<Vec<Pg>>,
+    },
 }
 
 pub struct PgTask {
@@ -75,6 +81,11 @@ impl PgTask {
                 },
                 _ = tick.tick() => Cmd::Event(Event::Tick),
             };
+            if let Cmd::Split { pg_num, reply } = cmd {
+                let children = self.split(pg_num).await;
+                let _ = reply.send(children);
+                continue;
+            }
             self.on_cmd(cmd);
             if self.deleted {
                 // Transactions already queued are applied before the
@@ -103,6 +114,11 @@ impl PgTask {
             }
             Cmd::Query(reply) => {
                 let _ = reply.send(self.pg.query());
+                return;
+            }
+            Cmd::Split { reply, .. } => {
+                // Handled in `run` (it waits for the store).
+                let _ = reply.send(Vec::new());
                 return;
             }
         };
@@ -176,6 +192,52 @@ impl PgTask {
             Err(e) => shared.fatal(format!("PG {pgid}: the object store failed a write: {e}")),
         };
         self.shared.writer.submit(txn, Box::new(done));
+    }
+
+    /// Splits the PG: its state in memory at once, its store after every
+    /// transaction it queued before (the writer applies in order, so an
+    /// empty transaction's commit says they are all in). A store that
+    /// cannot split stops the OSD: memory and disk would disagree.
+    async fn split(&mut self, pg_num: u32) -> Vec<Pg> {
+        let have = self.pg.split_for();
+        if have == 0 || have >= pg_num {
+            return Vec::new();
+        }
+        let (sp, children) = self.pg.split(pg_num);
+        let pgid = self.pg.pgid();
+        let (tx, rx) = oneshot::channel();
+        self.shared.writer.submit(
+            Transaction::new(self.coll(), cluster::Version::ZERO),
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        let store = self.shared.store.clone();
+        let done = match rx.await {
+            Ok(Ok(())) => tokio::task::spawn_blocking(move || store.split_collection(&sp))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string())),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the store writer stopped".into()),
+        };
+        match done {
+            Ok(moved) => {
+                tracing::info!(
+                    "PG {pgid}: split for {pg_num} PGs: {moved} objects moved to {:?}",
+                    children
+                        .iter()
+                        .map(|c| c.pgid().to_string())
+                        .collect::<Vec<_>>()
+                );
+                children
+            }
+            Err(e) => {
+                self.shared
+                    .fatal(format!("PG {pgid}: splitting for {pg_num} PGs: {e}"));
+                Vec::new()
+            }
+        }
     }
 
     fn coll(&self) -> CollectionId {

@@ -29,6 +29,11 @@
 //! and backfills the up members from it in the store's hash order
 //! (`backfill.rs`), then gives the PG back to its up set; copies left on
 //! OSDs outside it are removed once the PG is clean there.
+//!
+//! When a pool's pg_num grows, the host splits each PG before handing it
+//! the epoch (`split.rs`): the children start as copies of the parent's
+//! state for their objects, and the pool change starts a new interval in
+//! which parent and children peer on their own.
 
 mod acting;
 mod backfill;
@@ -39,6 +44,7 @@ mod query;
 mod recovery;
 mod replica;
 mod reservation;
+mod split;
 #[cfg(test)]
 mod tests;
 
@@ -243,6 +249,7 @@ impl Pg {
         for e in &epochs[1..] {
             pg.advance(e.clone());
         }
+        pg.st.pg_num = pg.cur.pool.map_or(0, |p| p.pg_num);
         pg.persist_info(true);
         pg.start();
         let out = std::mem::take(&mut pg.out);
@@ -523,6 +530,7 @@ impl Pg {
         t.meta.push(meta::info(&self.st.info));
         if past {
             t.meta.push(meta::past(&self.st.past));
+            t.meta.push(meta::pg_num(self.st.pg_num));
         }
         self.store_txn(t, OnCommit::Nothing);
     }

@@ -13,6 +13,7 @@ mod blob;
 mod collection;
 mod fsck;
 mod read;
+mod split;
 mod stage_data;
 mod write;
 
@@ -213,17 +214,32 @@ impl RocksStore {
             .expect("column families are created by mkfs")
     }
 
-    fn lock(&self, c: &CollectionId) -> MutexGuard<'_, ()> {
+    fn lock_index(&self, c: &CollectionId) -> usize {
         let h = (c.pool as usize)
             .wrapping_mul(31)
             .wrapping_add(c.seed as usize)
             .wrapping_mul(7)
             .wrapping_add(c.shard.map_or(0, usize::from));
+        h % self.locks.len()
+    }
+
+    fn lock(&self, c: &CollectionId) -> MutexGuard<'_, ()> {
         // A poisoned lock only means another submitter panicked; the store's
         // state is in RocksDB, not behind the lock.
-        self.locks[h % self.locks.len()]
+        self.locks[self.lock_index(c)]
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The locks of several collections, taken in one order (no deadlock
+    /// with another caller locking an overlapping set).
+    fn lock_all(&self, cs: &[CollectionId]) -> Vec<MutexGuard<'_, ()>> {
+        let mut idx: Vec<usize> = cs.iter().map(|c| self.lock_index(c)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter()
+            .map(|i| self.locks[i].lock().unwrap_or_else(|p| p.into_inner()))
+            .collect()
     }
 
     /// Blob files that no committed record refers to are garbage from an
@@ -292,6 +308,9 @@ impl super::ObjectStore for RocksStore {
     }
     fn submit_group(&self, ts: Vec<super::Transaction>) -> Vec<Result<()>> {
         self.submit_group_impl(ts)
+    }
+    fn split_collection(&self, s: &super::CollectionSplit) -> Result<u64> {
+        self.split_impl(s)
     }
     fn stat(&self, c: &CollectionId, o: &super::ObjectId) -> Result<super::ObjectStat> {
         self.stat_impl(c, o)
