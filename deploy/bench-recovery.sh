@@ -2,11 +2,12 @@
 # Recovery benchmark on a local cluster (release binaries):
 #   1 monitor, 4 OSDs, pool "data" (size 3, 32 PGs), mon_osd_down_out_interval 10 s;
 #   fill it with GIB GiB of 4 MiB objects; measure 4 KiB write latency
-#   (strados bench, 4 in flight) idle; kill -9 one OSD; measure the time
+#   (strados bench, 4 in flight over 4000 objects) idle; kill -9 one OSD; measure the time
 #   from the kill to every PG active+clean again (down, out, backfill onto
-#   the other three) and the client latency while that runs.
+#   the other three) and the client latency while that runs. Then, if
+#   Ceph is installed, the same on Ceph (deploy/bench-recovery-ceph.sh).
 #
-#   deploy/bench-recovery.sh [--dir DIR] [--gib N] [--set KEY=VALUE]...
+#   deploy/bench-recovery.sh [--dir DIR] [--gib N] [--set KEY=VALUE]... [--no-ceph]
 #
 # Extra --set options go to the cluster's config (osd_max_backfills=2,
 # osd_recovery_sleep=0.01, ...). The cluster is stopped at the end.
@@ -15,12 +16,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DIR="${TMPDIR:-/tmp}/strata-bench-recovery"
 GIB=2
+CEPH=1
 SETS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --dir) DIR="$2"; shift 2 ;;
         --gib) GIB="$2"; shift 2 ;;
         --set) SETS+=(--set "$2"); shift 2 ;;
+        --no-ceph) CEPH=0; shift ;;
         *) echo "bench-recovery.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -70,6 +73,10 @@ print(f"p50 {float(v['Latency p50(s)'])*1e3:.2f} ms, p99 {float(v['Latency p99(s
 EOF
 }
 
+# shellcheck source=deploy/bench-common.sh
+. "$ROOT/deploy/bench-common.sh"
+osd_dump() { S osd dump --format json; }
+
 wait_clean 120
 n=$((GIB * 256))
 head -c $((4 << 20)) /dev/urandom >"$DIR/obj4m"
@@ -79,20 +86,33 @@ seq 0 $((n - 1)) | xargs -P 8 -I{} "$BIN/strados" --conf "$CONF" -p data put "ob
 echo "written in $((SECONDS - t0)) s"
 wait_clean 300
 
-R bench 15 write -b 4K -t 4 >"$DIR/bench-idle.txt"
+R bench 15 write -b 4K -t 4 --objects 4000 >"$DIR/bench-idle.txt"
 echo "client 4 KiB writes, idle:            $(latency "$DIR/bench-idle.txt")"
 
 victim=3
-R bench 60 write -b 4K -t 4 >"$DIR/bench-recovery.txt" &
+# The latency window is the recovery: from the kill to active+clean.
+"$BIN/strados" --conf "$CONF" -p data bench 3600 write -b 4K -t 4 --objects 4000 >"$DIR/bench-recovery.txt" &
 bench=$!
-sleep 5
+sleep 2
 kill_ns=$(date +%s%N)
 "${LC[@]}" stop "osd.$victim" --dir "$DIR" >/dev/null
 echo "killed osd.$victim (kill -9)"
+wait_down osd_dump "$victim" 120
 wait_clean 1800
 clean_ns=$(date +%s%N)
+kill -TERM "$bench"
 wait "$bench" || true
 secs=$(python3 -c "print(f'{($clean_ns - $kill_ns) / 1e9:.1f}')")
 echo "kill -9 to all PGs active+clean:      $secs s (includes detection and the 10 s down->out interval)"
 echo "client 4 KiB writes during recovery:  $(latency "$DIR/bench-recovery.txt")"
 S status | sed -n '/data:/,$p'
+cleanup
+trap - EXIT
+if [ "$CEPH" = 1 ] && command -v ceph-osd >/dev/null; then
+    echo
+    echo "== the same on Ceph, stock settings =="
+    "$ROOT/deploy/bench-recovery-ceph.sh" --gib "$GIB"
+    echo
+    echo "== the same on Ceph, SSD settings =="
+    "$ROOT/deploy/bench-recovery-ceph.sh" --gib "$GIB" --ssd
+fi

@@ -33,6 +33,9 @@ pub struct Options {
     pub osd_heartbeat_interval: f64,
     /// Seconds without a heartbeat reply before a peer is reported failed.
     pub osd_heartbeat_grace: f64,
+    /// Report a peer OSD at once when its port refuses (its process is
+    /// gone) instead of after the grace.
+    pub osd_fast_fail_on_connection_refused: bool,
     /// Seconds between an OSD's beacons to the monitors.
     pub osd_beacon_report_interval: f64,
     /// Seconds between an OSD's PG statistics reports to the monitors.
@@ -113,6 +116,7 @@ impl Default for Options {
             log_level: "info".into(),
             osd_heartbeat_interval: 6.0,
             osd_heartbeat_grace: 20.0,
+            osd_fast_fail_on_connection_refused: true,
             osd_beacon_report_interval: 300.0,
             osd_mon_report_interval: 5.0,
             mon_osd_down_out_interval: 600.0,

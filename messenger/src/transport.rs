@@ -92,11 +92,20 @@ pub struct Messenger {
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
+/// Flow-control windows sized for storage traffic: one message may carry
+/// a whole object (4 MiB is common, 128 MiB the cap), and quinn's
+/// defaults (1.25 MB a stream, 10 MB a connection, tuned for web pages)
+/// make such a message wait for window updates several times.
+const STREAM_WINDOW: u32 = 16 << 20;
+const SEND_WINDOW: u64 = 64 << 20;
+
 /// Keepalives every second and a 5 s idle timeout: a peer that vanished
 /// (killed, unplugged) is noticed within seconds and its connection
 /// replaced, while a quiet but live one keeps its connection.
 fn transport_config() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
+    t.stream_receive_window(STREAM_WINDOW.into());
+    t.send_window(SEND_WINDOW);
     t.keep_alive_interval(Some(Duration::from_secs(1)));
     t.max_idle_timeout(Some(
         Duration::from_secs(5)

@@ -4,6 +4,13 @@
 //! `osd_heartbeat_grace` is reported to the monitors, again each interval
 //! while it stays silent (reports go stale at the monitors otherwise); a
 //! reported peer that answers again has its report withdrawn.
+//!
+//! A peer whose process is gone is found sooner (Ceph's
+//! `osd_fast_fail_on_connection_refused`): every second each peer's
+//! address gets a one-byte datagram on a connected UDP socket; a live
+//! QUIC endpoint drops it, but a port nobody listens on makes the peer's
+//! kernel answer "port unreachable", which the socket reports as
+//! connection refused, and the peer is reported at once.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -51,6 +58,38 @@ pub struct Heartbeat {
     pub mc: Arc<MonClient>,
     pub interval: Duration,
     pub grace: Duration,
+    /// Probe peers' ports every second and report a closed one at once.
+    pub fast_fail: bool,
+}
+
+/// How often peers' ports are probed, and how long a probe waits for a
+/// refusal.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+const PROBE_WAIT: Duration = Duration::from_millis(200);
+
+/// Whether nothing listens on UDP `addr` (its host says "port
+/// unreachable"). `false` when it cannot tell.
+pub async fn port_closed(addr: SocketAddr) -> bool {
+    let local: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let Ok(sock) = tokio::net::UdpSocket::bind(local).await else {
+        return false;
+    };
+    if sock.connect(addr).await.is_err() {
+        return false;
+    }
+    // One byte is no QUIC packet: a live endpoint drops it unanswered.
+    if let Err(e) = sock.send(&[0]).await {
+        return e.kind() == std::io::ErrorKind::ConnectionRefused;
+    }
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(PROBE_WAIT, sock.recv(&mut buf)).await,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused
+    )
 }
 
 impl Heartbeat {
@@ -65,11 +104,20 @@ impl Heartbeat {
         let mut reported: HashSet<u32> = HashSet::new();
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut probe = tokio::time::interval(PROBE_EVERY);
+        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            let ping = tokio::select! {
+                _ = tick.tick() => true,
+                _ = probe.tick(), if self.fast_fail => false,
+            };
             let Some(map) = self.mc.osdmap() else {
                 continue;
             };
+            if !ping {
+                self.probe_ports(&map, &mut reported, &up_from).await;
+                continue;
+            }
             let peers = peers_of(&map, self.me);
             let now = Instant::now();
             for p in &peers {
@@ -113,6 +161,35 @@ impl Heartbeat {
         }
     }
 
+    /// Reports at once the peers whose port is closed (their process is
+    /// gone); `reported` makes the next answered ping withdraw it.
+    async fn probe_ports(
+        &self,
+        map: &OsdMap,
+        reported: &mut HashSet<u32>,
+        up_from: &HashMap<u32, u32>,
+    ) {
+        let probes = peers_of(map, self.me).into_iter().filter_map(|p| {
+            let o = &map.osds[&p];
+            // Only peers watched since this incarnation came up, and not
+            // already reported.
+            if reported.contains(&p) || up_from.get(&p) != Some(&o.up_from) {
+                return None;
+            }
+            let addr: SocketAddr = o.addr.parse().ok()?;
+            Some(async move { (p, port_closed(addr).await) })
+        });
+        for (peer, closed) in futures_join(probes.collect()).await {
+            if closed {
+                tracing::info!(
+                    "osd.{peer} refuses connections (its process is gone); reporting it"
+                );
+                reported.insert(peer);
+                self.report(peer, 1).await;
+            }
+        }
+    }
+
     async fn report(&self, target: u32, failed_for_ms: u64) {
         let req = MonRequest::Failure {
             target,
@@ -144,6 +221,20 @@ where
 mod tests {
     use super::*;
     use cluster::osdmap::{OsdInfo, REWEIGHT_IN};
+
+    #[tokio::test]
+    async fn a_closed_port_is_told_from_a_live_one() {
+        let live = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let live_addr = live.local_addr().unwrap();
+        assert!(!port_closed(live_addr).await, "a bound port is not closed");
+        let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let gone_addr = gone.local_addr().unwrap();
+        drop(gone);
+        assert!(
+            port_closed(gone_addr).await,
+            "nobody listens on {gone_addr}"
+        );
+    }
 
     #[test]
     fn peers_are_the_next_up_osds() {

@@ -195,6 +195,7 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
         mc: mc.clone(),
         interval: Duration::from_secs_f64(opts.osd_heartbeat_interval),
         grace: Duration::from_secs_f64(opts.osd_heartbeat_grace),
+        fast_fail: opts.osd_fast_fail_on_connection_refused,
     }
     .spawn();
     spawn_beacons(

@@ -48,15 +48,28 @@ fn object_name(prefix: &str, i: u64) -> String {
     format!("{prefix}_object{i}")
 }
 
-pub async fn run(
-    pool: &IoCtx,
-    seconds: u64,
-    mode: &str,
-    size: usize,
-    concurrency: usize,
-    no_cleanup: bool,
-) -> Result<(), ClientError> {
-    let concurrency = concurrency.max(1);
+/// How `bench` runs.
+pub struct Opts {
+    pub seconds: u64,
+    pub size: usize,
+    pub concurrency: usize,
+    /// write: cycle over this many objects instead of a new one per write.
+    pub objects: Option<u64>,
+    pub no_cleanup: bool,
+}
+
+pub async fn run(pool: &IoCtx, mode: &str, o: &Opts) -> Result<(), ClientError> {
+    let (seconds, size, no_cleanup) = (o.seconds, o.size, o.no_cleanup);
+    let concurrency = o.concurrency.max(1);
+    let working_set = match o.objects {
+        Some(0) => {
+            return Err(ClientError::Config(
+                "bench --objects must be at least 1".into(),
+            ))
+        }
+        Some(n) => n,
+        None => u64::MAX,
+    };
     let (prefix, count, size) = match mode {
         "write" => {
             let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -97,21 +110,45 @@ pub async fn run(
     };
     let stats = Arc::new(Stats::default());
     let next = Arc::new(AtomicU64::new(0));
+    // SIGTERM or ctrl-c ends the run early; the summary still prints
+    // (scripts time a window this way, e.g. deploy/bench-recovery.sh).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let term = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term => {}
+            }
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
     let payload = Arc::new(vec![0x5au8; size]);
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (pool, stats, next, payload, prefix) = (
+        let (pool, stats, next, payload, prefix, stop) = (
             pool.clone(),
             stats.clone(),
             next.clone(),
             payload.clone(),
             prefix.clone(),
+            stop.clone(),
         );
         let mode = mode.to_string();
         workers.push(tokio::spawn(async move {
-            while Instant::now() < deadline {
+            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
                 let i = match mode.as_str() {
                     "rand" => rand::random::<u64>() % count,
                     "seq" => {
@@ -121,7 +158,7 @@ pub async fn run(
                         }
                         i
                     }
-                    _ => next.fetch_add(1, Ordering::Relaxed),
+                    _ => next.fetch_add(1, Ordering::Relaxed) % working_set,
                 };
                 stats.started.fetch_add(1, Ordering::Relaxed);
                 let t = Instant::now();
@@ -193,6 +230,7 @@ pub async fn run(
         }
     }
     progress.abort();
+    stopper.abort();
     let elapsed = start.elapsed().as_secs_f64();
     if let Some(e) = first_err {
         return Err(e);
@@ -233,12 +271,16 @@ pub async fn run(
     if mode == "write" {
         let written = next
             .load(Ordering::Relaxed)
-            .min(stats.started.load(Ordering::Relaxed));
+            .min(stats.started.load(Ordering::Relaxed))
+            .min(working_set);
         // Objects 0..written were started; those that finished exist.
-        pool.write_full(META, format!("{prefix} {done} {size}").as_bytes())
-            .await?;
+        pool.write_full(
+            META,
+            format!("{prefix} {} {size}", done.min(working_set)).as_bytes(),
+        )
+        .await?;
         if !no_cleanup {
-            remove_objects(pool, &prefix, written.max(done)).await?;
+            remove_objects(pool, &prefix, written.max(done.min(working_set))).await?;
             pool.remove(META).await?;
         }
     }

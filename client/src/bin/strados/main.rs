@@ -105,7 +105,7 @@ enum Cmd {
     Lspools,
     /// Objects and bytes per pool (from the OSDs' PG reports).
     Df,
-    /// `bench SECONDS write|seq|rand [-b SIZE] [-t CONCURRENCY] [--no-cleanup]`.
+    /// `bench SECONDS write|seq|rand [-b SIZE] [-t CONCURRENCY] [--objects N] [--no-cleanup]`.
     Bench {
         seconds: u64,
         mode: String,
@@ -114,6 +114,10 @@ enum Cmd {
         size: String,
         #[arg(short = 't', default_value_t = 16)]
         concurrency: usize,
+        /// write: overwrite N objects in turn instead of creating one per
+        /// write (a fixed working set).
+        #[arg(long = "objects")]
+        objects: Option<u64>,
         #[arg(long = "no-cleanup")]
         no_cleanup: bool,
     },
@@ -301,10 +305,18 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             mode,
             size,
             concurrency,
+            objects,
             no_cleanup,
         } => {
             let size = bench::parse_size(&size)?;
-            bench::run(p, seconds, &mode, size, concurrency, no_cleanup).await?;
+            let opts = bench::Opts {
+                seconds,
+                size,
+                concurrency,
+                objects,
+                no_cleanup,
+            };
+            bench::run(p, &mode, &opts).await?;
         }
         Cmd::Cleanup => bench::cleanup(p).await?,
     }

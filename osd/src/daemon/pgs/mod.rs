@@ -138,8 +138,15 @@ pub struct PgHost {
     op_timeout: Duration,
     /// The removal worker's queue until `start` runs it.
     remover: Mutex<Option<mpsc::UnboundedReceiver<PgId>>>,
+    /// Peer messages of an epoch not taken yet, for a PG not held (yet:
+    /// that epoch may create it), handed on once the epoch is taken.
+    early: Mutex<Vec<(i32, PeerEnvelope)>>,
     timing: HostTiming,
 }
+
+/// Most peer messages kept for an epoch not taken yet (the senders
+/// resend what does not fit).
+const MAX_EARLY: usize = 4096;
 
 fn again(m: impl Into<String>) -> RemoteError {
     RemoteError::again(m)
@@ -178,6 +185,7 @@ impl PgHost {
             caps: CapsCache::default(),
             op_timeout: timing.op_timeout,
             remover: Mutex::new(Some(remover)),
+            early: Mutex::new(Vec::new()),
             timing,
         })
     }
@@ -392,6 +400,7 @@ impl PgHost {
             };
             self.feed(&maps, &v, true).await;
             self.epoch.store(u64::from(e), Ordering::SeqCst);
+            self.replay_early(e);
         }
         let keep = maps.latest_epoch().saturating_sub(2000);
         maps.trim(keep, 100);
@@ -485,11 +494,40 @@ impl PgHost {
             return;
         }
         if env.epoch > epoch {
-            // We may become a member at that epoch: the sender resends.
+            // We may become a member at that epoch: kept until we take
+            // it (a new member answers its primary's query at once
+            // instead of at the query's resend).
+            let mut early = self.early.lock().unwrap_or_else(|p| p.into_inner());
+            if early.len() < MAX_EARLY {
+                early.push((osd, env));
+            }
             return;
         }
         if let Some(reply) = answer_without_pg(&env, epoch) {
             self.shared.send_peer(osd, reply);
+        }
+    }
+
+    /// Hands on the early messages of epochs up to `epoch`.
+    fn replay_early(&self, epoch: u32) {
+        let ready: Vec<(i32, PeerEnvelope)> = {
+            let mut early = self.early.lock().unwrap_or_else(|p| p.into_inner());
+            let (ready, later) = std::mem::take(&mut *early)
+                .into_iter()
+                .partition(|(_, env)| env.epoch <= epoch);
+            *early = later;
+            ready
+        };
+        for (osd, env) in ready {
+            let pg = PgId {
+                pool: env.pool,
+                seed: env.seed,
+            };
+            if let Some(tx) = self.pg(pg) {
+                let _ = tx.send(Cmd::Event(Event::Peer { from: osd, env }));
+            } else if let Some(reply) = answer_without_pg(&env, epoch) {
+                self.shared.send_peer(osd, reply);
+            }
         }
     }
 

@@ -30,6 +30,10 @@ impl Pg {
             // Only what client ops wait for (`execute` recovers those).
             todo.clear();
         }
+        // One turn starts as many objects as the window allows
+        // (`osd_recovery_max_active`): the pacing sleep comes between
+        // windows, not objects.
+        let mut turn = false;
         for obj in todo {
             if self.pr.recovering.len() >= self.cfg.recovery_max_active {
                 break;
@@ -37,9 +41,10 @@ impl Pg {
             if self.pr.recovering.contains_key(&obj) || self.pr.locked.contains_key(&obj) {
                 continue;
             }
-            if !self.take_turn() {
+            if !turn && !self.take_turn() {
                 break;
             }
+            turn = true;
             self.recover_object(store, &obj);
         }
         self.update_clean();

@@ -1,0 +1,19 @@
+# Shared by deploy/bench-recovery.sh and deploy/bench-recovery-ceph.sh
+# (sourced): waits that read Ceph-shaped JSON, which both CLIs print.
+
+# wait_down OSD_DUMP_FN ID SECONDS: until `OSD_DUMP_FN` (prints `osd dump`
+# as JSON) shows osd.ID down; fails after SECONDS.
+wait_down() {
+    local dump="$1" id="$2" limit="$3" start=$SECONDS
+    while [ $((SECONDS - start)) -lt "$limit" ]; do
+        if "$dump" 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+sys.exit(0 if any(o["osd"] == int(sys.argv[1]) and not o["up"] for o in m["osds"]) else 1)' "$id"; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "osd.$id not marked down after $limit s" >&2
+    return 1
+}
