@@ -17,3 +17,28 @@ sys.exit(0 if any(o["osd"] == int(sys.argv[1]) and not o["up"] for o in m["osds"
     echo "osd.$id not marked down after $limit s" >&2
     return 1
 }
+
+# wait_out OSD_DUMP_FN ID SECONDS: until osd.ID is out (weight 0).
+wait_out() {
+    local dump="$1" id="$2" limit="$3" start=$SECONDS
+    while [ $((SECONDS - start)) -lt "$limit" ]; do
+        if "$dump" 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+sys.exit(0 if any(o["osd"] == int(sys.argv[1]) and not o["in"] for o in m["osds"]) else 1)' "$id"; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "osd.$id not marked out after $limit s" >&2
+    return 1
+}
+
+# phases KILL_NS DOWN_NS OUT_NS CLEAN_NS: one line with the seconds of
+# each phase of a recovery.
+phases() {
+    /usr/bin/python3 -c '
+import sys
+k, d, o, c = (int(x) for x in sys.argv[1:5])
+print(f"  kill -> down {(d - k) / 1e9:.1f} s, down -> out {(o - d) / 1e9:.1f} s, out -> active+clean {(c - o) / 1e9:.1f} s")' "$@"
+}

@@ -140,7 +140,7 @@ n = s.get("num_pgs", 0)
 sys.exit(0 if n > 0 and len(by) == 1 and by[0]["name"] == "active+clean" else 1)'; then
             return 0
         fi
-        sleep 0.5
+        sleep 0.2
     done
     echo "PGs not active+clean after ${limit}s:" >&2
     C -s >&2 || true
@@ -207,11 +207,15 @@ kill_ns=$(date +%s%N)
 kill -9 "$(cat "$DIR/run/osd.$victim.pid")"
 echo "killed osd.$victim (kill -9)"
 wait_down osd_dump "$victim" 120
+down_ns=$(date +%s%N)
+wait_out osd_dump "$victim" 120
+out_ns=$(date +%s%N)
 wait_clean 1800
 clean_ns=$(date +%s%N)
 kill -TERM "$bench"
 wait "$bench" || true
 secs=$("$PY" -c "print(f'{($clean_ns - $kill_ns) / 1e9:.1f}')")
 echo "kill -9 to all PGs active+clean:      $secs s (includes detection and the 10 s down->out interval)"
+phases "$kill_ns" "$down_ns" "$out_ns" "$clean_ns"
 echo "client 4 KiB writes during recovery:  $(cat "$DIR/latency-recovery.txt")"
 C -s | sed -n '/data:/,$p'

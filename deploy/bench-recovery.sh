@@ -53,7 +53,7 @@ by = s["pgs_by_state"]
 sys.exit(0 if s["num_pgs"] > 0 and len(by) == 1 and by[0]["state_name"] == "active+clean" else 1)'; then
             return 0
         fi
-        sleep 0.5
+        sleep 0.2
     done
     echo "PGs not active+clean after ${limit}s:" >&2
     S status >&2 || true
@@ -98,12 +98,16 @@ kill_ns=$(date +%s%N)
 "${LC[@]}" stop "osd.$victim" --dir "$DIR" >/dev/null
 echo "killed osd.$victim (kill -9)"
 wait_down osd_dump "$victim" 120
+down_ns=$(date +%s%N)
+wait_out osd_dump "$victim" 120
+out_ns=$(date +%s%N)
 wait_clean 1800
 clean_ns=$(date +%s%N)
 kill -TERM "$bench"
 wait "$bench" || true
 secs=$(python3 -c "print(f'{($clean_ns - $kill_ns) / 1e9:.1f}')")
 echo "kill -9 to all PGs active+clean:      $secs s (includes detection and the 10 s down->out interval)"
+phases "$kill_ns" "$down_ns" "$out_ns" "$clean_ns"
 echo "client 4 KiB writes during recovery:  $(latency "$DIR/bench-recovery.txt")"
 S status | sed -n '/data:/,$p'
 cleanup

@@ -15,4 +15,6 @@ pub mod transport;
 pub use frame::{
     decode_body, encode_frame, encode_header, split_frame, Frame, FrameError, FrameHeader, Limits,
 };
-pub use transport::{Filter, FilterAction, Handler, Message, Messenger, MessengerError, Request};
+pub use transport::{
+    Filter, FilterAction, Handler, Message, Messenger, MessengerError, Outgoing, Request,
+};

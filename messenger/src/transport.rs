@@ -27,6 +27,27 @@ pub struct Message {
     pub data: Vec<u8>,
 }
 
+/// A message to send whose data is shared, not copied: the transport
+/// hands the same bytes to every peer it goes to (a write replicated to
+/// two OSDs, a whole object pushed for recovery).
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub msg_type: u16,
+    pub body: Vec<u8>,
+    pub data: bytes::Bytes,
+}
+
+impl From<Message> for Outgoing {
+    fn from(m: Message) -> Outgoing {
+        Outgoing {
+            msg_type: m.msg_type,
+            body: m.body,
+            // Takes the vector's buffer over: no copy.
+            data: m.data.into(),
+        }
+    }
+}
+
 /// A request as the handler sees it: who sent it, and what.
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -98,6 +119,13 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// make such a message wait for window updates several times.
 const STREAM_WINDOW: u32 = 16 << 20;
 const SEND_WINDOW: u64 = 64 << 20;
+/// Streams a peer may have open towards us at once: each message is a
+/// stream, and recovery keeps dozens of whole objects in flight; at
+/// quinn's default (100) a client write's message would wait for one of
+/// them to end before it could even start.
+const MAX_STREAMS: u32 = 4096;
+/// Priority of bulk streams (quinn sends higher first; the default is 0).
+const BULK_PRIORITY: i32 = -1;
 
 /// Keepalives every second and a 5 s idle timeout: a peer that vanished
 /// (killed, unplugged) is noticed within seconds and its connection
@@ -106,6 +134,8 @@ fn transport_config() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.stream_receive_window(STREAM_WINDOW.into());
     t.send_window(SEND_WINDOW);
+    t.max_concurrent_uni_streams(MAX_STREAMS.into());
+    t.max_concurrent_bidi_streams(MAX_STREAMS.into());
     t.keep_alive_interval(Some(Duration::from_secs(1)));
     t.max_idle_timeout(Some(
         Duration::from_secs(5)
@@ -113,6 +143,53 @@ fn transport_config() -> Arc<quinn::TransportConfig> {
             .expect("5 s is a valid idle timeout"),
     ));
     Arc::new(t)
+}
+
+/// Socket buffer the QUIC endpoint asks the kernel for, each way.
+const SOCKET_BUFFER: usize = 16 << 20;
+
+/// The endpoint's UDP socket, with large kernel buffers: at the default
+/// (208 KiB) a burst of recovery traffic overflows the receive buffer of
+/// a busy OSD, the kernel drops datagrams (hundreds of thousands in a
+/// 2 GiB recovery, measured), and QUIC's loss recovery then stalls every
+/// message on the connection, client writes included. Without the
+/// privilege to exceed `net.core.rmem_max` / `wmem_max` the kernel's
+/// maximum is used; raise those sysctls to 16 MiB on OSD hosts.
+fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(false).ok();
+    }
+    // Forcing needs CAP_NET_ADMIN; otherwise the kernel caps the size.
+    if force_buffer(&s, libc::SO_RCVBUFFORCE).is_err() {
+        s.set_recv_buffer_size(SOCKET_BUFFER)?;
+    }
+    s.bind(&addr.into())?;
+    Ok(s.into())
+}
+
+/// Sets a socket buffer past the sysctl maximum (`SO_RCVBUFFORCE`,
+/// `SO_SNDBUFFORCE`).
+fn force_buffer(s: &socket2::Socket, opt: libc::c_int) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let size = SOCKET_BUFFER as libc::c_int;
+    // SAFETY: a valid socket descriptor, and a pointer to an int of the
+    // length given, as setsockopt requires.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 type Incoming = Arc<std::sync::Mutex<HashMap<EntityName, quinn::Connection>>>;
@@ -136,8 +213,14 @@ impl Messenger {
             .map_err(|e| bind_err(e.to_string()))?;
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_tls));
         server.transport_config(transport_config());
-        let mut endpoint =
-            quinn::Endpoint::server(server, addr).map_err(|e| bind_err(e.to_string()))?;
+        let socket = udp_socket(addr).map_err(|e| bind_err(e.to_string()))?;
+        let mut endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(server),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .map_err(|e| bind_err(e.to_string()))?;
         let mut client = quinn::ClientConfig::new(Arc::new(client_tls));
         client.transport_config(transport_config());
         endpoint.set_default_client_config(client);
@@ -358,6 +441,26 @@ impl Messenger {
         entity: &EntityName,
         msg: &Message,
     ) -> Result<(), MessengerError> {
+        let failed = |reason: String| MessengerError::Connection {
+            peer: format!("{entity} at {peer}"),
+            reason,
+        };
+        let conn = self.connection(peer, entity).await?;
+        let mut send = conn.open_uni().await.map_err(|e| failed(e.to_string()))?;
+        write_message(&mut send, msg).await.map_err(failed)
+    }
+
+    /// Sends a one-way message whose data is shared (see [`Outgoing`]).
+    /// With `bulk` (recovery, backfill) it goes at a lower priority on
+    /// the peer's connection, so that the small messages of client I/O
+    /// queued behind it are sent first.
+    pub async fn send_outgoing(
+        &self,
+        peer: SocketAddr,
+        entity: &EntityName,
+        msg: &Outgoing,
+        bulk: bool,
+    ) -> Result<(), MessengerError> {
         // The peer's name is formatted only for an error: this is the
         // path of every replicated write.
         let failed = |reason: String| MessengerError::Connection {
@@ -366,7 +469,22 @@ impl Messenger {
         };
         let conn = self.connection(peer, entity).await?;
         let mut send = conn.open_uni().await.map_err(|e| failed(e.to_string()))?;
-        write_message(&mut send, msg).await.map_err(failed)
+        if bulk {
+            // Only fails on a stream already closed; the write says so.
+            let _ = send.set_priority(BULK_PRIORITY);
+        }
+        let head = encode_header(msg.msg_type, &msg.body, &msg.data);
+        let sent = async {
+            send.write_all(&head).await.map_err(|e| e.to_string())?;
+            send.write_all(&msg.body).await.map_err(|e| e.to_string())?;
+            // Hands the shared bytes to quinn as they are.
+            send.write_chunk(msg.data.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::metrics::sent(HEADER_LEN + msg.body.len() + msg.data.len());
+            send.finish().map_err(|e| e.to_string())
+        };
+        sent.await.map_err(failed)
     }
 
     /// Pushes a one-way message to an entity connected to us (a subscriber

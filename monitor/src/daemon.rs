@@ -81,6 +81,7 @@ pub async fn run(id: &str, opts: Options) -> Result<(), String> {
         ca,
         contact,
         detector: Mutex::new(None),
+        detector_poke: tokio::sync::Notify::new(),
         subscribers: Subscribers::default(),
         pg_stats: Mutex::new(Default::default()),
         recovery: Mutex::new(Default::default()),

@@ -54,6 +54,8 @@ pub struct Monitor {
     pub ca: ClusterCa,
     pub contact: Arc<PeerContact>,
     pub detector: Mutex<Option<failure::Detector>>,
+    /// A failure report arrived: the ticker runs the detector at once.
+    pub detector_poke: tokio::sync::Notify,
     pub subscribers: Subscribers,
     /// The primaries' latest PG reports (kept by the leader, in memory,
     /// as Ceph's manager keeps them): by (pool, seed), with when and who.
@@ -228,6 +230,7 @@ impl Monitor {
                 if let Some(d) = self.detector().as_mut() {
                     d.report(target, reporter, failed_for_ms, Instant::now());
                 }
+                self.detector_poke.notify_one();
                 MonReply::Done(Done::default())
             }
             MonRequest::PgStats {

@@ -1,7 +1,10 @@
 //! The monitor's clock: once a half second it refreshes its metrics and,
 //! while it leads, bootstraps the maps if they do not exist yet and runs
 //! the failure detector; every 10 s it trims the maps every PG has been
-//! clean since.
+//! clean since. The detector also runs as soon as a failure report
+//! arrives, and every 100 ms while an OSD is down but still in (so it is
+//! marked out when `mon_osd_down_out_interval` ends, not up to half a
+//! second later).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,14 +17,32 @@ use super::map_trim::trim_target;
 use super::{now_ms, Monitor};
 use crate::state::{OpKind, Seed};
 
+/// The period of the full tick (metrics, fullness, trimming).
+const FULL_TICK: Duration = Duration::from_millis(500);
+
 pub fn spawn(mon: Arc<Monitor>, seed: Seed) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut seen_leader = None;
         let mut ticks = 0u64;
+        let mut last = Instant::now() - FULL_TICK;
         loop {
-            tick.tick().await;
+            let poked = tokio::select! {
+                _ = tick.tick() => false,
+                _ = mon.detector_poke.notified() => true,
+            };
+            if last.elapsed() < FULL_TICK {
+                let pending_out = mon
+                    .shared
+                    .read(|s| s.osdmap.osds.values().any(|o| !o.up && o.is_in()));
+                let leads = mon.raft.metrics().borrow().state == ServerState::Leader;
+                if leads && (poked || pending_out) && mon.shared.read(|s| s.is_bootstrapped()) {
+                    run_detector(&mon).await;
+                }
+                continue;
+            }
+            last = Instant::now();
             ticks += 1;
             let m = mon.raft.metrics().borrow().clone();
             if m.current_leader != seen_leader {

@@ -6,11 +6,14 @@
 //! reported peer that answers again has its report withdrawn.
 //!
 //! A peer whose process is gone is found sooner (Ceph's
-//! `osd_fast_fail_on_connection_refused`): every second each peer's
-//! address gets a one-byte datagram on a connected UDP socket; a live
-//! QUIC endpoint drops it, but a port nobody listens on makes the peer's
-//! kernel answer "port unreachable", which the socket reports as
-//! connection refused, and the peer is reported at once.
+//! `osd_fast_fail_on_connection_refused`): every OSD also listens on TCP
+//! at its QUIC port number ([`serve_liveness`], accepting and closing),
+//! and twice a second each peer gets a TCP connect there. A live process
+//! accepts; when the process is gone its host's kernel refuses at once
+//! (a reset), and the peer is reported. TCP, because a UDP probe relies
+//! on ICMP "port unreachable", which the kernel rate-limits: after a
+//! kill the surviving peers' QUIC packets to the dead port used up that
+//! budget and probes went unanswered for seconds (measured).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -58,38 +61,42 @@ pub struct Heartbeat {
     pub mc: Arc<MonClient>,
     pub interval: Duration,
     pub grace: Duration,
-    /// Probe peers' ports every second and report a closed one at once.
+    /// Probe peers' ports twice a second and report a closed one at once.
     pub fast_fail: bool,
 }
 
 /// How often peers' ports are probed, and how long a probe waits for a
 /// refusal.
-const PROBE_EVERY: Duration = Duration::from_secs(1);
+const PROBE_EVERY: Duration = Duration::from_millis(500);
 const PROBE_WAIT: Duration = Duration::from_millis(200);
 
-/// Whether nothing listens on UDP `addr` (its host says "port
-/// unreachable"). `false` when it cannot tell.
+/// Whether `addr`'s host refuses a TCP connection at once (nothing
+/// listens there: the OSD's process is gone). A timeout or any other
+/// error says nothing.
 pub async fn port_closed(addr: SocketAddr) -> bool {
-    let local: SocketAddr = if addr.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        ([0u16; 8], 0).into()
-    };
-    let Ok(sock) = tokio::net::UdpSocket::bind(local).await else {
-        return false;
-    };
-    if sock.connect(addr).await.is_err() {
-        return false;
-    }
-    // One byte is no QUIC packet: a live endpoint drops it unanswered.
-    if let Err(e) = sock.send(&[0]).await {
-        return e.kind() == std::io::ErrorKind::ConnectionRefused;
-    }
-    let mut buf = [0u8; 64];
     matches!(
-        tokio::time::timeout(PROBE_WAIT, sock.recv(&mut buf)).await,
+        tokio::time::timeout(PROBE_WAIT, tokio::net::TcpStream::connect(addr)).await,
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused
     )
+}
+
+/// Listens on TCP at `addr` (the OSD's QUIC address) so that peers can
+/// tell a live process from a dead one; connections are closed at once.
+/// Fails only if the listener cannot be bound.
+pub async fn serve_liveness(addr: SocketAddr) -> std::io::Result<()> {
+    let l = tokio::net::TcpListener::bind(addr).await?;
+    tokio::spawn(async move {
+        loop {
+            match l.accept().await {
+                Ok((conn, _)) => drop(conn),
+                Err(e) => {
+                    tracing::debug!("liveness port: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 impl Heartbeat {
@@ -224,10 +231,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_port_is_told_from_a_live_one() {
-        let live = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let live_addr = live.local_addr().unwrap();
-        assert!(!port_closed(live_addr).await, "a bound port is not closed");
-        let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let live_addr = probe.local_addr().unwrap();
+        drop(probe);
+        serve_liveness(live_addr).await.unwrap();
+        assert!(!port_closed(live_addr).await, "a served port is not closed");
+        let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let gone_addr = gone.local_addr().unwrap();
         drop(gone);
         assert!(

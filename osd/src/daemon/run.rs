@@ -17,7 +17,7 @@ use config::Options;
 use messenger::{Handler, Message, Request};
 use monclient::{ClientError, MonClient};
 
-use super::heartbeat::{ping_message, Heartbeat};
+use super::heartbeat::{self, ping_message, Heartbeat};
 use super::host;
 use super::pgs::{HostTiming, PgHost};
 use super::store_writer::StoreWriter;
@@ -166,6 +166,11 @@ pub async fn run(dir: &Path, opts: Options) -> Result<(), String> {
         .await
         .map_err(|e| format!("fetching the OSDMap: {e}"))?;
     let addr = mc.messenger.local_addr();
+    // Before booting: peers probe it as soon as the map shows us up.
+    // Without it (the TCP port is taken) peers only use heartbeats.
+    if let Err(e) = heartbeat::serve_liveness(addr).await {
+        tracing::warn!("cannot listen on TCP {addr} (the liveness port beside QUIC): {e}; peers will notice this OSD's death by heartbeats only");
+    }
     let hostname = if opts.osd_crush_host.is_empty() {
         host::hostname()
     } else {

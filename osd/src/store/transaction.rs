@@ -152,6 +152,19 @@ impl Transaction {
         self.ops.push(op);
         self
     }
+
+    /// Bytes of object data the transaction writes.
+    pub fn data_bytes(&self) -> u64 {
+        self.ops
+            .iter()
+            .map(|o| match o {
+                Op::Write { data, .. } | Op::WriteFull { data, .. } | Op::Append { data, .. } => {
+                    data.len() as u64
+                }
+                _ => 0,
+            })
+            .sum()
+    }
 }
 
 /// A PG split (its pool's `pg_num` grew): the objects of `from` whose hash

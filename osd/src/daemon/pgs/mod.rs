@@ -30,7 +30,7 @@ use super::caps::CapsCache;
 use super::maps::{EpochView, MapHistory};
 use super::store_writer::StoreWriter;
 use crate::pg::engine::{answer_without_pg, Event, Pg, PgConfig};
-use crate::pg::messages::PeerEnvelope;
+use crate::pg::messages::{PeerEnvelope, PeerMsg};
 use crate::store::{CollectionId, ObjectStore, RocksStore};
 use task::Cmd;
 
@@ -49,6 +49,9 @@ pub struct Shared {
     pub reservations: Reservations,
     /// PGs waiting for a recovery or backfill turn.
     pub turns: Arc<TurnQueue>,
+    /// A PG this OSD leads changed state: report to the monitors soon
+    /// rather than at the next interval.
+    pub report_soon: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -79,6 +82,7 @@ impl Shared {
             return;
         };
         let msg = Arc::new(task::peer_message(env));
+        let bulk = matches!(env.msg, PeerMsg::Push { .. } | PeerMsg::Backfill { .. });
         for &osd in to {
             let Some(addr) = map
                 .osds
@@ -93,12 +97,9 @@ impl Shared {
                 seed: env.seed,
             };
             tokio::spawn(async move {
-                if let Err(e) = me
-                    .mc
-                    .messenger
-                    .send(addr, &task::osd_entity(osd), &msg)
-                    .await
-                {
+                let m = &me.mc.messenger;
+                let to = task::osd_entity(osd);
+                if let Err(e) = m.send_outgoing(addr, &to, &msg, bulk).await {
                     tracing::debug!("PG {pg}: to osd.{osd}: {e}");
                 }
             });
@@ -174,6 +175,7 @@ impl PgHost {
                 removals,
                 reservations: Reservations::new(timing.max_backfills),
                 turns: Arc::new(TurnQueue::default()),
+                report_soon: tokio::sync::Notify::new(),
             }),
             cfg,
             pgs: Mutex::new(BTreeMap::new()),

@@ -1,10 +1,11 @@
 //! What an OSD tells the monitors every `osd_mon_report_interval`: its
 //! space (total and used, from which the monitors derive nearfull,
-//! backfillfull and full) and the stats of the PGs it leads.
+//! backfillfull and full) and the stats of the PGs it leads; sooner (at
+//! most every 250 ms) when one of those PGs changes state.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cluster::msg::mon::{MonRequest, PgStat};
 use tokio::sync::{mpsc, oneshot};
@@ -12,6 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::task::Cmd;
 use super::PgHost;
 use crate::daemon::usage::Usage;
+
+/// Least time between two reports when PGs change state.
+const MIN_GAP: Duration = Duration::from_millis(250);
 
 impl PgHost {
     /// The stats of every PG this OSD is primary for.
@@ -40,8 +44,17 @@ impl PgHost {
     pub fn spawn_reporter(self: &Arc<Self>, every: Duration, usage: Usage) {
         let me = self.clone();
         tokio::spawn(async move {
+            let mut last = Instant::now();
             loop {
-                tokio::time::sleep(every).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = me.shared.report_soon.notified() => {
+                        // A burst of changes (every PG peering at once)
+                        // goes out as one report.
+                        tokio::time::sleep(MIN_GAP.saturating_sub(last.elapsed())).await;
+                    }
+                }
+                last = Instant::now();
                 let stats = me.collect_stats().await;
                 let epoch = me.epoch.load(Ordering::SeqCst) as u32;
                 let num_pgs = me.pgs.lock().unwrap_or_else(|p| p.into_inner()).len() as u32;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use auth::EntityName;
 use cluster::msg::mon::{MonCommand, PgStat};
 use cluster::msg::{msg_type, RemoteError};
-use messenger::Message;
+
 use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
@@ -52,6 +52,8 @@ pub struct PgTask {
     inbox: mpsc::UnboundedSender<Cmd>,
     /// The engine said its copy here is to be removed.
     deleted: bool,
+    /// The state last seen while primary (a change is reported soon).
+    state: String,
 }
 
 /// Starts a PG's task; returns its inbox.
@@ -63,6 +65,7 @@ pub fn spawn(pg: Pg, first: Vec<Effect>, shared: Arc<Shared>) -> mpsc::Unbounded
         replies: HashMap::new(),
         inbox: tx.clone(),
         deleted: false,
+        state: String::new(),
     };
     task.run_effects(first);
     tokio::spawn(task.run(rx));
@@ -81,12 +84,11 @@ impl PgTask {
                 },
                 _ = tick.tick() => Cmd::Event(Event::Tick),
             };
-            if let Cmd::Split { pg_num, reply } = cmd {
-                let children = self.split(pg_num).await;
-                let _ = reply.send(children);
-                continue;
+            let event = matches!(cmd, Cmd::Event(_) | Cmd::Op(..));
+            self.on_cmd(cmd).await;
+            if event {
+                self.note_state();
             }
-            self.on_cmd(cmd);
             if self.deleted {
                 // Transactions already queued are applied before the
                 // removal's (one writer, in order).
@@ -96,7 +98,21 @@ impl PgTask {
         }
     }
 
-    fn on_cmd(&mut self, cmd: Cmd) {
+    /// Asks for a prompt report when the PG this OSD leads changed state
+    /// (an operator watching `strata status` sees it within a fraction of
+    /// a second, not at the next report interval).
+    fn note_state(&mut self) {
+        if !self.pg.is_primary() {
+            return;
+        }
+        let now = self.pg.state_name();
+        if now != self.state {
+            self.state = now;
+            self.shared.report_soon.notify_one();
+        }
+    }
+
+    async fn on_cmd(&mut self, cmd: Cmd) {
         let store = self.shared.store.clone();
         let effects = match cmd {
             Cmd::Event(e) => self.pg.handle(store.as_ref(), e),
@@ -116,9 +132,10 @@ impl PgTask {
                 let _ = reply.send(self.pg.query());
                 return;
             }
-            Cmd::Split { reply, .. } => {
-                // Handled in `run` (it waits for the store).
-                let _ = reply.send(Vec::new());
+            Cmd::Split { pg_num, reply } => {
+                // Waits for the store: the split reads what every queued
+                // transaction wrote.
+                let _ = reply.send(self.split(pg_num).await);
                 return;
             }
         };
@@ -316,11 +333,13 @@ impl Drop for PgTask {
 
 /// The frame of a peer message: the envelope goes in the data section,
 /// whose cap (129 MiB) fits a whole object of the largest size.
-pub fn peer_message(env: &crate::pg::messages::PeerEnvelope) -> Message {
-    Message {
+/// A peer message, encoded once (in place, never copied again) for every
+/// OSD it goes to.
+pub fn peer_message(env: &crate::pg::messages::PeerEnvelope) -> messenger::Outgoing {
+    messenger::Outgoing {
         msg_type: msg_type::PG_PEER,
         body: Vec::new(),
-        data: cluster::codec::encode(env),
+        data: cluster::codec::encode_shared(env),
     }
 }
 

@@ -6,7 +6,7 @@
 //! reachable has is "unfound": ops on it wait, and it is looked for again
 //! on every tick.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cluster::Version;
 
@@ -141,25 +141,45 @@ impl Pg {
             self.finish_object(store, obj);
             return;
         };
+        let bytes = state.data.len() as u64;
         self.out.push(Effect::Spent {
-            bytes: state.data.len() as u64 * waiting.len() as u64,
+            bytes: bytes * waiting.len() as u64,
         });
+        // One message per version asked for (members normally all ask
+        // for the same), encoded once for all who asked for it.
+        let mut by_need: BTreeMap<Version, Vec<i32>> = BTreeMap::new();
         for o in &waiting {
-            let need = self.pr.peers[o].missing[obj];
-            self.send(
-                *o,
-                PeerMsg::Push {
-                    object: obj.clone(),
-                    need,
-                    state: Some(state.clone()),
-                },
-            );
+            by_need
+                .entry(self.pr.peers[o].missing[obj])
+                .or_default()
+                .push(*o);
+        }
+        let mut state = Some(state);
+        let groups = by_need.len();
+        let mut sent_msgs = Vec::with_capacity(groups);
+        for (i, (need, to)) in by_need.into_iter().enumerate() {
+            let st = if i + 1 == groups {
+                state.take()
+            } else {
+                state.clone()
+            };
+            let env = std::sync::Arc::new(self.envelope(PeerMsg::Push {
+                object: obj.clone(),
+                need,
+                state: st,
+            }));
+            self.out.push(Effect::Broadcast {
+                to: to.clone(),
+                env: env.clone(),
+            });
+            sent_msgs.push((to, env));
         }
         self.pr.recovering.insert(
             obj.clone(),
             Recovery::Pushing {
                 waiting,
-                state,
+                sent_msgs,
+                bytes,
                 sent: self.now,
             },
         );
@@ -223,13 +243,13 @@ impl Pg {
                 p.missing.remove(&obj);
             }
         }
-        let Some(Recovery::Pushing { waiting, state, .. }) = self.pr.recovering.get_mut(&obj)
+        let Some(Recovery::Pushing { waiting, bytes, .. }) = self.pr.recovering.get_mut(&obj)
         else {
             return;
         };
         if waiting.remove(&from) {
             self.recovered.0 += 1;
-            self.recovered.1 += state.data.len() as u64;
+            self.recovered.1 += *bytes;
         }
         if waiting.is_empty() {
             self.pr.recovering.remove(&obj);
@@ -271,6 +291,7 @@ impl Pg {
         let due = self.cfg.resend_ticks;
         let now = self.now;
         let mut sends = Vec::new();
+        let mut resends = Vec::new();
         for (obj, r) in self.pr.recovering.iter_mut() {
             match r {
                 Recovery::Pulling {
@@ -287,20 +308,16 @@ impl Pg {
                 }
                 Recovery::Pushing {
                     waiting,
-                    state,
+                    sent_msgs,
                     sent,
+                    ..
                 } if *sent + due <= now => {
                     *sent = now;
-                    for o in waiting.iter() {
-                        if let Some(need) = self.pr.peers.get(o).and_then(|p| p.missing.get(obj)) {
-                            sends.push((
-                                *o,
-                                PeerMsg::Push {
-                                    object: obj.clone(),
-                                    need: *need,
-                                    state: Some(state.clone()),
-                                },
-                            ));
+                    for (to, env) in sent_msgs.iter() {
+                        let again: Vec<i32> =
+                            to.iter().copied().filter(|o| waiting.contains(o)).collect();
+                        if !again.is_empty() {
+                            resends.push((again, env.clone()));
                         }
                     }
                 }
@@ -308,7 +325,12 @@ impl Pg {
             }
         }
         for (o, m) in sends {
+            tracing::debug!(pg = %self.pgid, "osd.{}: resending {} to osd.{o}", self.me, m.name());
             self.send(o, m);
+        }
+        for (to, env) in resends {
+            tracing::debug!(pg = %self.pgid, "osd.{}: resending a push to {to:?}", self.me);
+            self.out.push(Effect::Broadcast { to, env });
         }
         let unfound: Vec<ObjectId> = self.pr.unfound.iter().cloned().collect();
         for obj in unfound {

@@ -136,9 +136,15 @@ impl RocksStore {
         if let Err(at) = verify(&bytes, blocks.start, &meta.crcs) {
             return Err(corrupt(at, "checksum mismatch".into()));
         }
-        Ok(Attempt::Done(
-            bytes[(offset - from) as usize..(end - from) as usize].to_vec(),
-        ))
+        let (lo, hi) = ((offset - from) as usize, (end - from) as usize);
+        if lo == 0 && hi == bytes.len() {
+            // The whole blocks were asked for (a whole object): no copy.
+            return Ok(Attempt::Done(bytes));
+        }
+        let mut bytes = bytes;
+        bytes.truncate(hi);
+        bytes.drain(..lo);
+        Ok(Attempt::Done(bytes))
     }
 
     /// Iterates `cf` over keys starting with `prefix`, from `start`.

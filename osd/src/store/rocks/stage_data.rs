@@ -89,8 +89,7 @@ impl Txn<'_> {
         let loc = if size <= inline_max {
             DataLoc::Inline
         } else {
-            let (id, f) = self.store.blobs.create_blob()?;
-            self.store.blobs.write_at(id, &f, &data, 0)?;
+            let (id, f) = self.store.blobs.create_with(&data)?;
             self.files.insert(id, (f, true));
             DataLoc::Blob(id)
         };
