@@ -53,10 +53,17 @@ strata() { "$BIN/strata" --conf "$CONF" "$@"; }
 
 pidfile() { echo "$DIR/run/$1.pid"; }
 
+# Whether process $1 has exited (a zombie counts: it only waits to be reaped).
+gone() {
+    local state
+    state="$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)"
+    [ -z "$state" ] || [ "$state" = Z ]
+}
+
 is_running() {
     local p
     p="$(pidfile "$1")"
-    [ -f "$p" ] && kill -0 "$(cat "$p")" 2>/dev/null
+    [ -f "$p" ] && ! gone "$(cat "$p")"
 }
 
 start_daemon() {
@@ -183,7 +190,12 @@ status)
 stop)
     [ -n "$DAEMON" ] || { echo "stop needs a daemon: mon.NAME or osd.N" >&2; exit 2; }
     if is_running "$DAEMON"; then
-        kill -9 "$(cat "$(pidfile "$DAEMON")")"
+        pid="$(cat "$(pidfile "$DAEMON")")"
+        kill -9 "$pid"
+        # Until it has exited: a kill -9 is noticed by its peers within a
+        # second, sooner than a large process finishes exiting.
+        deadline=$((SECONDS + 30))
+        while ! gone "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
         echo "killed $DAEMON (kill -9)"
     else
         echo "$DAEMON is not running"

@@ -62,8 +62,8 @@ fn up_stop_start_down() {
     };
     let o = script(&dir, &["stop", "osd.1"]);
     assert!(text(&o).contains("killed osd.1"), "{}", text(&o));
-    // Default heartbeat timings: detection takes the 20 s grace plus up
-    // to one 6 s heartbeat interval.
+    // Default timings: a dead process is found by its peers' liveness
+    // probes within a second (heartbeats would take the 20 s grace).
     let killed = std::time::Instant::now();
     wait_for(90, "osd.1 down", || {
         strata(&["status"]).contains("2 osds: 1 up").then_some(())

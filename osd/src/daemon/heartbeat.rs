@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth::EntityName;
@@ -56,6 +56,7 @@ pub fn ping_message(me: u32, epoch: u32, ty: u16, stamp_ms: u64) -> Message {
     }
 }
 
+#[derive(Clone)]
 pub struct Heartbeat {
     pub me: u32,
     pub mc: Arc<MonClient>,
@@ -101,30 +102,40 @@ pub async fn serve_liveness(addr: SocketAddr) -> std::io::Result<()> {
 
 impl Heartbeat {
     pub fn spawn(self) {
-        tokio::spawn(async move { self.run().await });
+        // Peers reported and not yet seen alive again (by either loop).
+        let reported = Arc::new(Mutex::new(HashSet::new()));
+        if self.fast_fail {
+            // Its own loop: a ping round waits up to a heartbeat interval
+            // for a peer that just died, and probes must not wait for it.
+            let (hb, reported) = (self.clone(), reported.clone());
+            tokio::spawn(async move { hb.probe_loop(reported).await });
+        }
+        tokio::spawn(async move { self.run(reported).await });
     }
 
-    async fn run(self) {
-        // Per peer: when it last answered (or when we started watching it).
-        let mut last: HashMap<u32, Instant> = HashMap::new();
-        let mut up_from: HashMap<u32, u32> = HashMap::new();
-        let mut reported: HashSet<u32> = HashSet::new();
-        let mut tick = tokio::time::interval(self.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    async fn probe_loop(self, reported: Arc<Mutex<HashSet<u32>>>) {
         let mut probe = tokio::time::interval(PROBE_EVERY);
         probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let ping = tokio::select! {
-                _ = tick.tick() => true,
-                _ = probe.tick(), if self.fast_fail => false,
-            };
+            probe.tick().await;
+            if let Some(map) = self.mc.osdmap() {
+                self.probe_ports(&map, &reported).await;
+            }
+        }
+    }
+
+    async fn run(self, reported: Arc<Mutex<HashSet<u32>>>) {
+        // Per peer: when it last answered (or when we started watching it).
+        let mut last: HashMap<u32, Instant> = HashMap::new();
+        let mut up_from: HashMap<u32, u32> = HashMap::new();
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let lock = || reported.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            tick.tick().await;
             let Some(map) = self.mc.osdmap() else {
                 continue;
             };
-            if !ping {
-                self.probe_ports(&map, &mut reported, &up_from).await;
-                continue;
-            }
             let peers = peers_of(&map, self.me);
             let now = Instant::now();
             for p in &peers {
@@ -132,7 +143,7 @@ impl Heartbeat {
                 // A peer that (re)booted gets a fresh grace.
                 if up_from.insert(*p, o.up_from) != Some(o.up_from) {
                     last.insert(*p, now);
-                    reported.remove(p);
+                    lock().remove(p);
                 }
             }
             last.retain(|p, _| peers.contains(p));
@@ -151,7 +162,8 @@ impl Heartbeat {
             for (peer, ok) in results {
                 if ok {
                     last.insert(peer, now);
-                    if reported.remove(&peer) {
+                    let withdraw = lock().remove(&peer);
+                    if withdraw {
                         self.report(peer, 0).await;
                     }
                     continue;
@@ -161,7 +173,7 @@ impl Heartbeat {
                     tracing::info!(
                         "osd.{peer} has not answered heartbeats for {silent:?}; reporting it"
                     );
-                    reported.insert(peer);
+                    lock().insert(peer);
                     self.report(peer, silent.as_millis().max(1) as u64).await;
                 }
             }
@@ -170,17 +182,14 @@ impl Heartbeat {
 
     /// Reports at once the peers whose port is closed (their process is
     /// gone); `reported` makes the next answered ping withdraw it.
-    async fn probe_ports(
-        &self,
-        map: &OsdMap,
-        reported: &mut HashSet<u32>,
-        up_from: &HashMap<u32, u32>,
-    ) {
+    async fn probe_ports(&self, map: &OsdMap, reported: &Mutex<HashSet<u32>>) {
+        let skip: HashSet<u32> = reported.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let probes = peers_of(map, self.me).into_iter().filter_map(|p| {
             let o = &map.osds[&p];
-            // Only peers watched since this incarnation came up, and not
-            // already reported.
-            if reported.contains(&p) || up_from.get(&p) != Some(&o.up_from) {
+            // Not already reported. (A peer listens on its liveness port
+            // before it boots, so a peer up in the map that refuses is
+            // dead, however recently it came up.)
+            if skip.contains(&p) || !o.up {
                 return None;
             }
             let addr: SocketAddr = o.addr.parse().ok()?;
@@ -191,7 +200,10 @@ impl Heartbeat {
                 tracing::info!(
                     "osd.{peer} refuses connections (its process is gone); reporting it"
                 );
-                reported.insert(peer);
+                reported
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(peer);
                 self.report(peer, 1).await;
             }
         }
