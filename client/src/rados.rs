@@ -206,6 +206,35 @@ impl Rados {
         }
     }
 
+    /// Resolves (with the new epoch) once a map newer than `epoch` gives
+    /// `pg` an acting primary other than `osd`; never otherwise.
+    async fn primary_moved(&self, pool: &Pool, pg: PgId, osd: i32, epoch: u32) -> u32 {
+        let mut maps = self.inner.mc.watch_map();
+        loop {
+            if maps.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+            let Some(m) = maps.borrow_and_update().clone() else {
+                continue;
+            };
+            if m.epoch <= epoch {
+                continue;
+            }
+            let Some(pool) = m.pools.get(&pool.id).cloned() else {
+                return m.epoch;
+            };
+            let Ok(crush) = self.crush(&m) else {
+                continue;
+            };
+            if m.place_pg(&crush, &pool, pg, &m.osd_states())
+                .acting_primary
+                != Some(osd)
+            {
+                return m.epoch;
+            }
+        }
+    }
+
     fn crush(&self, m: &OsdMap) -> Result<Arc<CrushMap>, ClientError> {
         let mut c = self.inner.crush.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((e, map)) = c.as_ref() {
@@ -257,19 +286,25 @@ impl Rados {
                 None => Err(format!("PG {pg} has no OSD up at epoch {}", map.epoch)),
                 Some((osd, addr)) => {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    match self
-                        .inner
-                        .mc
-                        .messenger
-                        .request(addr, &EntityName::osd(osd as u32), &msg_for(&map, pg), left)
-                        .await
-                    {
-                        Ok(reply) => match decode(&reply)? {
-                            (None, r) => return Ok(r),
-                            (Some(e), _) if e.code == ErrorCode::Again => Err(e.message),
-                            (Some(e), _) => return Err(ClientError::Remote(e)),
+                    let (msg, to) = (msg_for(&map, pg), EntityName::osd(osd as u32));
+                    let request = self.inner.mc.messenger.request(addr, &to, &msg, left);
+                    tokio::select! {
+                        r = request => match r {
+                            Ok(reply) => match decode(&reply)? {
+                                (None, r) => return Ok(r),
+                                (Some(e), _) if e.code == ErrorCode::Again => Err(e.message),
+                                (Some(e), _) => return Err(ClientError::Remote(e)),
+                            },
+                            Err(e) => Err(format!("osd.{osd}: {e}")),
                         },
-                        Err(e) => Err(format!("osd.{osd}: {e}")),
+                        // As librados does: a map that gives the PG another
+                        // primary (this one died, say) sends the op there
+                        // at once instead of waiting for this one's answer.
+                        // A write both may have applied is applied once:
+                        // the PG log knows its request id.
+                        e = self.primary_moved(&pool, pg, osd, map.epoch) => {
+                            Err(format!("PG {pg} left osd.{osd} at epoch {e}"))
+                        }
                     }
                 }
             };

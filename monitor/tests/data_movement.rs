@@ -359,8 +359,10 @@ fn backfilling(c: &Cluster) -> Option<(String, i64, Vec<i64>)> {
 }
 
 /// No running OSD holds more backfill slots of either kind than allowed;
-/// returns whether some PG waits for one (`backfill_wait`).
+/// returns whether some PG waited for one (`backfill_wait`, or an OSD's
+/// count of waits).
 fn check_slots(c: &Cluster, osds: &[u32], max: u64) -> bool {
+    let mut waited = false;
     for &o in osds {
         if !c.runs_osd(o) {
             continue;
@@ -377,17 +379,23 @@ fn check_slots(c: &Cluster, osds: &[u32], max: u64) -> bool {
                     "osd.{o} holds {n} {kind} backfill slots (max {max})"
                 );
             }
+            // A wait too short for a PG report to show it still counts.
+            let key = format!("strata_osd_backfill_reservation_waits_total{{kind=\"{kind}\"}}");
+            if sample(&m, &key).is_some_and(|n| n > 0) {
+                waited = true;
+            }
         }
     }
-    c.json(&["pg", "dump"]).is_some_and(|d| {
-        d["pg_map"]["pg_stats"].as_array().is_some_and(|a| {
-            a.iter().any(|s| {
-                s["state"]
-                    .as_str()
-                    .is_some_and(|st| st.contains("backfill_wait"))
+    waited
+        || c.json(&["pg", "dump"]).is_some_and(|d| {
+            d["pg_map"]["pg_stats"].as_array().is_some_and(|a| {
+                a.iter().any(|s| {
+                    s["state"]
+                        .as_str()
+                        .is_some_and(|st| st.contains("backfill_wait"))
+                })
             })
         })
-    })
 }
 
 #[test]

@@ -28,6 +28,15 @@ static SLOTS: LazyLock<prometheus::IntGaugeVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+static WAITS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
+    prometheus::register_int_counter_vec!(
+        "strata_osd_backfill_reservation_waits_total",
+        "Backfill slot requests that had to wait for a slot, local (as primary) and remote (as target)",
+        &["kind"]
+    )
+    .expect("metric registers once")
+});
+
 impl Reservations {
     pub fn new(max_backfills: usize) -> Self {
         Reservations {
@@ -48,6 +57,9 @@ impl Reservations {
             let mut r = self.of(kind).lock().unwrap_or_else(|p| p.into_inner());
             let g = r.request(pg, prio, (id, inbox));
             show(kind, &r);
+            if !g.iter().any(|(p, _)| *p == pg) && r.waiting() > 0 {
+                WAITS.with_label_values(&[label(kind)]).inc();
+            }
             g
         };
         tell(kind, granted);
@@ -70,11 +82,15 @@ impl Reservations {
     }
 }
 
-fn show(kind: ResKind, r: &Reserver<(u64, Inbox)>) {
-    let k = match kind {
+fn label(kind: ResKind) -> &'static str {
+    match kind {
         ResKind::Local => "local",
         ResKind::Remote => "remote",
-    };
+    }
+}
+
+fn show(kind: ResKind, r: &Reserver<(u64, Inbox)>) {
+    let k = label(kind);
     SLOTS
         .with_label_values(&[k, "granted"])
         .set(r.granted() as i64);
