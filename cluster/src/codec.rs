@@ -72,8 +72,14 @@ where
     let body = match version {
         ENCODING_V1 => body,
         ENCODING_V2 => {
-            if bytes.len() < V2_HEAD || bytes[1..V2_HEAD].iter().any(|&b| b != 0) {
-                return Err(bad("version 2 header is damaged".into()));
+            if bytes.len() < V2_HEAD {
+                return Err(bad(format!(
+                    "{} bytes, shorter than the {V2_HEAD}-byte version 2 header",
+                    bytes.len()
+                )));
+            }
+            if bytes[1..V2_HEAD].iter().any(|&b| b != 0) {
+                return Err(bad("version 2 header padding is not zero".into()));
             }
             let body = &bytes[V2_HEAD..];
             if (body.as_ptr() as usize).is_multiple_of(16) {

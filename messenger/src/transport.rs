@@ -145,7 +145,7 @@ fn transport_config() -> Arc<quinn::TransportConfig> {
     Arc::new(t)
 }
 
-/// Socket buffer the QUIC endpoint asks the kernel for, each way.
+/// Receive buffer the QUIC endpoint's socket asks the kernel for.
 const SOCKET_BUFFER: usize = 16 << 20;
 
 /// The endpoint's UDP socket, with large kernel buffers: at the default
@@ -153,8 +153,9 @@ const SOCKET_BUFFER: usize = 16 << 20;
 /// a busy OSD, the kernel drops datagrams (hundreds of thousands in a
 /// 2 GiB recovery, measured), and QUIC's loss recovery then stalls every
 /// message on the connection, client writes included. Without the
-/// privilege to exceed `net.core.rmem_max` / `wmem_max` the kernel's
-/// maximum is used; raise those sysctls to 16 MiB on OSD hosts.
+/// privilege to exceed `net.core.rmem_max` the kernel's maximum is used;
+/// raise that sysctl to 16 MiB on OSD hosts. (The send side is bounded by
+/// QUIC's congestion window; its default buffer measured fine.)
 fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
@@ -169,8 +170,7 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(s.into())
 }
 
-/// Sets a socket buffer past the sysctl maximum (`SO_RCVBUFFORCE`,
-/// `SO_SNDBUFFORCE`).
+/// Sets a socket buffer past the sysctl maximum (`opt`: `SO_RCVBUFFORCE`).
 fn force_buffer(s: &socket2::Socket, opt: libc::c_int) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let size = SOCKET_BUFFER as libc::c_int;
@@ -189,6 +189,16 @@ fn force_buffer(s: &socket2::Socket, opt: libc::c_int) -> std::io::Result<()> {
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
+    }
+}
+
+/// A failure on the connection to `entity` at `peer`. (The peer's name is
+/// formatted only here, on error: sends are the path of every replicated
+/// write.)
+fn conn_error(peer: SocketAddr, entity: &EntityName, reason: String) -> MessengerError {
+    MessengerError::Connection {
+        peer: format!("{entity} at {peer}"),
+        reason,
     }
 }
 
@@ -441,13 +451,10 @@ impl Messenger {
         entity: &EntityName,
         msg: &Message,
     ) -> Result<(), MessengerError> {
-        let failed = |reason: String| MessengerError::Connection {
-            peer: format!("{entity} at {peer}"),
-            reason,
-        };
-        let conn = self.connection(peer, entity).await?;
-        let mut send = conn.open_uni().await.map_err(|e| failed(e.to_string()))?;
-        write_message(&mut send, msg).await.map_err(failed)
+        let mut send = self.open_oneway(peer, entity).await?;
+        write_message(&mut send, msg)
+            .await
+            .map_err(|reason| conn_error(peer, entity, reason))
     }
 
     /// Sends a one-way message whose data is shared (see [`Outgoing`]).
@@ -461,14 +468,7 @@ impl Messenger {
         msg: &Outgoing,
         bulk: bool,
     ) -> Result<(), MessengerError> {
-        // The peer's name is formatted only for an error: this is the
-        // path of every replicated write.
-        let failed = |reason: String| MessengerError::Connection {
-            peer: format!("{entity} at {peer}"),
-            reason,
-        };
-        let conn = self.connection(peer, entity).await?;
-        let mut send = conn.open_uni().await.map_err(|e| failed(e.to_string()))?;
+        let mut send = self.open_oneway(peer, entity).await?;
         if bulk {
             // Only fails on a stream already closed; the write says so.
             let _ = send.set_priority(BULK_PRIORITY);
@@ -484,7 +484,20 @@ impl Messenger {
             crate::metrics::sent(HEADER_LEN + msg.body.len() + msg.data.len());
             send.finish().map_err(|e| e.to_string())
         };
-        sent.await.map_err(failed)
+        sent.await
+            .map_err(|reason| conn_error(peer, entity, reason))
+    }
+
+    /// A new one-way stream to `entity` at `peer`.
+    async fn open_oneway(
+        &self,
+        peer: SocketAddr,
+        entity: &EntityName,
+    ) -> Result<quinn::SendStream, MessengerError> {
+        let conn = self.connection(peer, entity).await?;
+        conn.open_uni()
+            .await
+            .map_err(|e| conn_error(peer, entity, e.to_string()))
     }
 
     /// Pushes a one-way message to an entity connected to us (a subscriber

@@ -189,7 +189,7 @@ impl Heartbeat {
             // Not already reported. (A peer listens on its liveness port
             // before it boots, so a peer up in the map that refuses is
             // dead, however recently it came up.)
-            if skip.contains(&p) || !o.up {
+            if skip.contains(&p) {
                 return None;
             }
             let addr: SocketAddr = o.addr.parse().ok()?;

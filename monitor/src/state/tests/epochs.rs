@@ -18,16 +18,7 @@ fn subscribers_get_incrementals_or_a_full_map() {
     assert!(s.update_since(e).full.is_none() && s.update_since(e).incrementals.is_empty());
     // Incrementals replay to the same map.
     let old = s.clone();
-    cmd(
-        &mut s,
-        MonCommand::PoolCreate {
-            name: "p".into(),
-            pg_num: 4,
-            erasure_profile: None,
-            crush_rule: None,
-        },
-    )
-    .unwrap();
+    create_pool(&mut s, "p", 4);
     cmd(&mut s, MonCommand::OsdOut { ids: vec![1] }).unwrap();
     let mut held = Some(old.osdmap.clone());
     s.update_since(old.osdmap.epoch)

@@ -48,6 +48,20 @@ fn cmd(s: &mut ClusterState, c: MonCommand) -> Result<Done, RemoteError> {
     }
 }
 
+/// Creates a replicated pool with the default rule.
+fn create_pool(s: &mut ClusterState, name: &str, pg_num: u32) {
+    cmd(
+        s,
+        MonCommand::PoolCreate {
+            name: name.into(),
+            pg_num,
+            erasure_profile: None,
+            crush_rule: None,
+        },
+    )
+    .unwrap();
+}
+
 fn booted(osds: u32) -> ClusterState {
     let mut s = ClusterState::default();
     s.apply(&ClusterOp {
@@ -135,16 +149,7 @@ fn osds_join_and_are_placed_in_crush() {
             .osd_id,
         Some(1)
     );
-    cmd(
-        &mut s,
-        MonCommand::PoolCreate {
-            name: "rbd".into(),
-            pg_num: 8,
-            erasure_profile: None,
-            crush_rule: None,
-        },
-    )
-    .unwrap();
+    create_pool(&mut s, "rbd", 8);
     let pool = s.osdmap.pool_by_name("rbd").unwrap().clone();
     assert_eq!((pool.size, pool.min_size, pool.id), (3, 2, 1));
     let p = cluster::place_pg(

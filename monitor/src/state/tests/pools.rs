@@ -60,16 +60,7 @@ fn erasure_pools_get_a_rule_and_pin_their_profile() {
 #[test]
 fn pg_num_grows_by_splitting_and_never_shrinks() {
     let mut s = booted(3);
-    cmd(
-        &mut s,
-        MonCommand::PoolCreate {
-            name: "p".into(),
-            pg_num: 8,
-            erasure_profile: None,
-            crush_rule: None,
-        },
-    )
-    .unwrap();
+    create_pool(&mut s, "p", 8);
     let set = |s: &mut ClusterState, key: &str, value: &str| {
         cmd(
             s,
@@ -128,16 +119,7 @@ fn pg_num_grows_by_splitting_and_never_shrinks() {
 #[test]
 fn pg_temp_comes_only_from_the_acting_primary_and_goes_with_its_pool() {
     let mut s = booted(4);
-    cmd(
-        &mut s,
-        MonCommand::PoolCreate {
-            name: "rbd".into(),
-            pg_num: 8,
-            erasure_profile: None,
-            crush_rule: None,
-        },
-    )
-    .unwrap();
+    create_pool(&mut s, "rbd", 8);
     let crush = s.osdmap.crush().unwrap();
     let pool = s.osdmap.pool_by_name("rbd").unwrap().clone();
     let pg = cluster::PgId { pool: 1, seed: 0 };
