@@ -115,6 +115,13 @@ impl Pg {
 
     /// Runs an op now, or queues it behind its object.
     pub(super) fn execute(&mut self, store: &dyn ObjectStore, op: ClientOp) {
+        if let Some(e) = self.misdirected(&op.obj) {
+            // Sent (or queued) for the PG before a split moved the object
+            // to a child: running it here would recreate the object in the
+            // wrong PG. (The simulation's seed 97195 found a queued write
+            // doing so.)
+            return self.fail(op.handle, e, None);
+        }
         let writes = op.writes();
         if writes {
             if let Some(f) = self.pr.inflight.values_mut().find(|f| f.reqid == op.reqid) {
@@ -165,6 +172,27 @@ impl Pg {
         } else {
             self.read(store, op);
         }
+    }
+
+    /// The error for an op on an object this PG does not hold with its
+    /// pool's current PG count (the client resends with a newer map).
+    fn misdirected(&self, obj: &crate::store::ObjectId) -> Option<RemoteError> {
+        let pg_num = self.st.pg_num;
+        if pg_num == 0 {
+            return None;
+        }
+        let seed = crate::pg::split::seed_of(obj, pg_num);
+        (seed != self.pgid.seed).then(|| {
+            let home = cluster::PgId {
+                pool: self.pgid.pool,
+                seed,
+            };
+            RemoteError::again(format!(
+                "object {obj} is in PG {home} since the pool has {pg_num} PGs, not in PG {}: \
+                 resend with the newer map",
+                self.pgid
+            ))
+        })
     }
 
     fn read(&mut self, store: &dyn ObjectStore, op: ClientOp) {
