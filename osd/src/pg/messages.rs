@@ -62,10 +62,6 @@ pub enum PeerMsg {
         mtime_ns: u64,
         /// Trim the log to here (keep entries after it).
         trim_to: Version,
-        /// The object as it was before this write, for members that miss
-        /// it: they take it whole, then apply `ops`, instead of waiting
-        /// for its recovery (sent only for small objects).
-        base: Option<Box<ObjectState>>,
     },
     /// The member committed the write.
     RepOpDone { version: Version },

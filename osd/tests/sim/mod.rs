@@ -215,8 +215,6 @@ pub struct Stats {
     pub recovery_bytes: u64,
     /// PG copies split by a pg_num growth.
     pub splits: u64,
-    /// Writes that carried their object to a member missing it.
-    pub carried_writes: u64,
 }
 
 fn coll(pg: PgId) -> CollectionId {
@@ -545,12 +543,8 @@ impl Sim {
 
     fn send(&mut self, from: i32, to: i32, env: PeerEnvelope) {
         self.stats.messages += 1;
-        match &env.msg {
-            osd::pg::messages::PeerMsg::Backfill { .. } => self.stats.backfill_batches += 1,
-            osd::pg::messages::PeerMsg::RepOp { base: Some(_), .. } => {
-                self.stats.carried_writes += 1
-            }
-            _ => {}
+        if matches!(env.msg, osd::pg::messages::PeerMsg::Backfill { .. }) {
+            self.stats.backfill_batches += 1;
         }
         if self.rng.random_bool(self.cfg.loss) {
             self.stats.dropped += 1;

@@ -27,9 +27,6 @@ pub struct PgConfig {
     pub backfill_max_objects: usize,
     /// Bytes of object data per backfill batch (at least one object).
     pub backfill_max_bytes: u64,
-    /// Largest object a write carries to members that miss it (instead
-    /// of waiting for its recovery).
-    pub carry_max_bytes: u64,
 }
 
 impl Default for PgConfig {
@@ -46,7 +43,6 @@ impl Default for PgConfig {
             max_waiting_ops: 1024,
             backfill_max_objects: 64,
             backfill_max_bytes: 8 << 20,
-            carry_max_bytes: 64 << 10,
         }
     }
 }

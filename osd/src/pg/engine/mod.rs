@@ -629,14 +629,17 @@ impl Pg {
     }
 
     /// The state of `obj` here if it is at version `need` (and not
-    /// missing).
+    /// missing). A copy being backfilled answers too, past its watermark:
+    /// a version names one write of the PG's history, and an object and
+    /// its version change in one transaction, so an object stored at
+    /// `need` is that write's result, however stale the copy around it.
     fn local_state_at(
         &self,
         store: &dyn ObjectStore,
         obj: &ObjectId,
         need: Version,
     ) -> Option<ObjectState> {
-        if self.st.missing.contains_key(obj) || !self.st.info.backfilled(obj) {
+        if self.st.missing.contains_key(obj) {
             return None;
         }
         let s = self.local_state(store, obj)?;

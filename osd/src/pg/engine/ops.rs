@@ -159,9 +159,12 @@ impl Pg {
             .peers
             .values()
             .any(|p| p.missing.contains_key(&op.obj));
-        let carried =
-            writes && missing_elsewhere && !missing_here && self.can_carry(store, &op.obj);
-        if missing_here || (writes && missing_elsewhere && !carried) {
+        // A write waits until every member holds the object: were it
+        // applied here first, the only copy of the object's acknowledged
+        // state could be overwritten by a write that then rolls back.
+        // (Carrying the object with the write lost data that way: the
+        // simulation's seed 103887.)
+        if missing_here || (writes && missing_elsewhere) {
             let obj = op.obj.clone();
             self.pr.locked.entry(obj.clone()).or_default().push_back(op);
             self.recover_object(store, &obj);
@@ -253,18 +256,6 @@ impl Pg {
             mtime_ns,
         };
         let trim_to = self.trim_point();
-        // Members that miss the object get it whole with the write (the
-        // caller checked it is small and whole here).
-        let base = if self
-            .pr
-            .peers
-            .values()
-            .any(|p| p.missing.contains_key(&op.obj))
-        {
-            self.local_state(store, &op.obj).map(Box::new)
-        } else {
-            None
-        };
         t.ops = store_ops.clone();
         self.log_write(&mut t, entry.clone(), trim_to);
         self.store_txn(t, OnCommit::LocalWrite(version));
@@ -274,7 +265,6 @@ impl Pg {
             ops: store_ops,
             mtime_ns,
             trim_to,
-            base,
         };
         let peers: Vec<i32> = self.pr.peers.keys().copied().collect();
         let msg = std::sync::Arc::new(self.envelope(msg));
@@ -298,29 +288,6 @@ impl Pg {
                 msg,
             },
         );
-    }
-
-    /// Whether a write to `obj`, which some members miss, may carry the
-    /// object to them instead of waiting for its recovery: it is here,
-    /// whole, and small (at most `carry_max_bytes` of data, xattrs and
-    /// omap), and nothing is recovering it already.
-    fn can_carry(&self, store: &dyn ObjectStore, obj: &crate::store::ObjectId) -> bool {
-        if self.pr.recovering.contains_key(obj) {
-            return false;
-        }
-        let Ok(st) = store.stat(&self.coll, obj) else {
-            return false;
-        };
-        if st.size > self.cfg.carry_max_bytes {
-            return false;
-        }
-        let xattrs = store.getxattrs(&self.coll, obj).map_or(u64::MAX, |x| {
-            x.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum()
-        });
-        let omap = store
-            .omap_list(&self.coll, obj, None, None, 1)
-            .map_or(true, |p| !p.entries.is_empty());
-        !omap && st.size.saturating_add(xattrs) <= self.cfg.carry_max_bytes
     }
 
     /// Where the log may be trimmed to: it keeps `log_max` entries, and
@@ -461,13 +428,7 @@ impl Pg {
 
     pub(super) fn on_repop_done(&mut self, store: &dyn ObjectStore, from: i32, v: Version) {
         if let Some(f) = self.pr.inflight.get_mut(&v) {
-            if f.waiting.remove(&from) {
-                let carried = matches!(&f.msg.msg, PeerMsg::RepOp { base: Some(_), .. });
-                if let (true, Some(p)) = (carried, self.pr.peers.get_mut(&from)) {
-                    // It took the object whole with the write.
-                    p.missing.remove(&f.obj);
-                }
-            }
+            f.waiting.remove(&from);
         }
         self.maybe_complete(store, v);
     }

@@ -65,7 +65,15 @@ impl Pg {
     }
 
     /// Who may have `obj` at `need`: acting members that do not miss it,
-    /// then every other OSD that answered peering and is up.
+    /// then every other OSD that answered peering and is up, then the
+    /// backfill targets. A copy taken anew keeps its old objects until the
+    /// backfill replaces them, and one of them may hold the only copy of
+    /// an acknowledged write: its primary wrote it, the next interval's
+    /// members took the log entry but not yet the object, and it came
+    /// back too far behind to join the log (the simulation's seeds 99845
+    /// and 107571 left such an object unfound for good). A pull is
+    /// answered only with the exact version asked for, so any of them is
+    /// safe to ask.
     fn sources(&self, obj: &ObjectId, tried: &BTreeSet<i32>) -> Vec<i32> {
         let mut out: Vec<i32> = self
             .pr
@@ -79,6 +87,13 @@ impl Pg {
                 out.push(*o);
             }
         }
+        out.extend(
+            self.pr
+                .peers
+                .iter()
+                .filter(|(_, p)| p.backfill.is_some())
+                .map(|(o, _)| *o),
+        );
         out.retain(|o| !tried.contains(o));
         out
     }

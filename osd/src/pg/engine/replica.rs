@@ -183,7 +183,6 @@ impl Pg {
             ops,
             mtime_ns,
             trim_to,
-            base,
         } = env.msg
         else {
             return;
@@ -206,7 +205,6 @@ impl Pg {
                         ops,
                         mtime_ns,
                         trim_to,
-                        base,
                     },
                     ..env
                 };
@@ -223,20 +221,10 @@ impl Pg {
             return;
         }
         let mut t = Transaction::new(self.coll, v);
-        if self.st.info.backfilled(&entry.object) {
-            let obj = entry.object.clone();
-            match base {
-                Some(base) if self.st.missing.contains_key(&obj) => {
-                    // We miss it: take it whole, then the write.
-                    put_object(&mut t, &obj, *base);
-                    t.meta.push(meta::found(&obj));
-                    self.st.missing.remove(&obj);
-                }
-                _ => {}
-            }
-            t.ops.extend(ops);
-        }
         t.mtime_ns = mtime_ns;
+        if self.st.info.backfilled(&entry.object) {
+            t.ops = ops;
+        }
         self.log_write(&mut t, entry, trim_to);
         let reply = self.envelope(PeerMsg::RepOpDone { version: v });
         self.store_txn(t, OnCommit::RepCommitted(v, from, reply));
