@@ -81,7 +81,7 @@ pub trait ErasureCodec: Send + Sync + fmt::Debug {
 
 /// The codec for a k+m code, shared (building one inverts matrices).
 pub fn codec_for(k: usize, m: usize) -> Result<Arc<dyn ErasureCodec>, EcError> {
-    static CODECS: Mutex<Option<HashMap<(usize, usize), Arc<RsCodec>>>> = Mutex::new(None);
+    static CODECS: Mutex<Option<CodecCache>> = Mutex::new(None);
     let bad = |reason: &str| EcError::Profile {
         k,
         m,
@@ -106,6 +106,9 @@ pub fn codec_for(k: usize, m: usize) -> Result<Arc<dyn ErasureCodec>, EcError> {
     all.insert((k, m), c.clone());
     Ok(c)
 }
+
+/// The codecs built so far, by (k, m).
+type CodecCache = HashMap<(usize, usize), Arc<RsCodec>>;
 
 struct RsCodec {
     k: usize,
@@ -248,7 +251,9 @@ mod tests {
     }
 
     fn data_shards(k: usize, len: usize, seed: u64) -> Vec<Vec<u8>> {
-        (0..k).map(|i| bytes(seed * 1000 + i as u64, len)).collect()
+        (0..k)
+            .map(|i| bytes(seed.wrapping_mul(1000).wrapping_add(i as u64), len))
+            .collect()
     }
 
     /// The golden cases: (k, m, shard length, seed).

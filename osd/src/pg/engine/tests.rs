@@ -215,7 +215,7 @@ fn an_op_for_an_object_of_another_pg_is_refused() {
     assert_eq!(*pg.phase(), Phase::Active, "{}", pg.state_name());
     let named = |seed: u32| {
         (0..)
-            .map(|i| crate::store::ObjectId::named(&format!("o{i}")))
+            .map(|i| crate::store::ObjectId::named(format!("o{i}")))
             .find(|o| crate::pg::split::seed_of(o, 4) == seed)
             .unwrap()
     };
