@@ -7,7 +7,10 @@
 #   the other three) and the client latency while that runs. Then, if
 #   Ceph is installed, the same on Ceph (deploy/bench-recovery-ceph.sh).
 #
-#   deploy/bench-recovery.sh [--dir DIR] [--gib N] [--set KEY=VALUE]... [--no-ceph]
+#   deploy/bench-recovery.sh [--dir DIR] [--gib N] [--set KEY=VALUE]... [--no-ceph | --ceph-ssd-only]
+#
+# --ceph-ssd-only skips Ceph's stock-settings run (several minutes on
+# files Ceph takes for HDDs) and compares with its SSD settings only.
 #
 # Extra --set options go to the cluster's config (osd_max_backfills=2,
 # osd_recovery_sleep=0.01, ...). The cluster is stopped at the end.
@@ -17,6 +20,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DIR="${TMPDIR:-/tmp}/strata-bench-recovery"
 GIB=2
 CEPH=1
+CEPH_STOCK=1
 SETS=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -24,6 +28,7 @@ while [ $# -gt 0 ]; do
         --gib) GIB="$2"; shift 2 ;;
         --set) SETS+=(--set "$2"); shift 2 ;;
         --no-ceph) CEPH=0; shift ;;
+        --ceph-ssd-only) CEPH_STOCK=0; shift ;;
         *) echo "bench-recovery.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -113,9 +118,11 @@ S status | sed -n '/data:/,$p'
 cleanup
 trap - EXIT
 if [ "$CEPH" = 1 ] && command -v ceph-osd >/dev/null; then
-    echo
-    echo "== the same on Ceph, stock settings =="
-    "$ROOT/deploy/bench-recovery-ceph.sh" --gib "$GIB"
+    if [ "$CEPH_STOCK" = 1 ]; then
+        echo
+        echo "== the same on Ceph, stock settings =="
+        "$ROOT/deploy/bench-recovery-ceph.sh" --gib "$GIB"
+    fi
     echo
     echo "== the same on Ceph, SSD settings =="
     "$ROOT/deploy/bench-recovery-ceph.sh" --gib "$GIB" --ssd

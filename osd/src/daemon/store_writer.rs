@@ -114,11 +114,10 @@ fn run_lane(lane: Lane, inner: &Inner, store: &dyn ObjectStore) {
     let other = 1 - me;
     loop {
         let group = {
-            let mut s = lock(&inner.state);
+            let mut guard = lock(&inner.state);
             loop {
-                let busy = std::mem::take(&mut s.busy[other]);
-                let group = s.queue.take(lane, &busy);
-                s.busy[other] = busy;
+                let s = &mut *guard;
+                let group = s.queue.take(lane, &s.busy[other]);
                 if !group.is_empty() {
                     s.busy[me] = group.iter().map(|(t, _)| t.coll).collect();
                     break group;
@@ -126,7 +125,7 @@ fn run_lane(lane: Lane, inner: &Inner, store: &dyn ObjectStore) {
                 if s.closed && s.queue.jobs.is_empty() {
                     return;
                 }
-                s = inner.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+                guard = inner.wake.wait(guard).unwrap_or_else(|p| p.into_inner());
             }
         };
         let (txns, done): (Vec<_>, Vec<_>) = group.into_iter().unzip();

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use reed_solomon_erasure::galois_8::ReedSolomon;
 
@@ -30,6 +30,16 @@ pub const MAX_SHARDS: usize = 256;
 pub enum EcError {
     #[error("erasure code k={k} m={m}: {reason}")]
     Profile { k: usize, m: usize, reason: String },
+    /// The crate refused inputs the checks above it let through.
+    #[error("erasure code k={k} m={m} could not {what}: {reason}")]
+    Codec {
+        k: usize,
+        m: usize,
+        what: &'static str,
+        reason: String,
+    },
+    #[error("{given} data shards given where the stripe layout has {k}")]
+    DataShardCount { given: usize, k: usize },
     #[error("stripe_unit {unit}: {reason}")]
     StripeUnit { unit: u64, reason: String },
     #[error("{given} shards given where a {k}+{m} code has {expected}")]
@@ -81,7 +91,7 @@ pub trait ErasureCodec: Send + Sync + fmt::Debug {
 
 /// The codec for a k+m code, shared (building one inverts matrices).
 pub fn codec_for(k: usize, m: usize) -> Result<Arc<dyn ErasureCodec>, EcError> {
-    static CODECS: Mutex<Option<CodecCache>> = Mutex::new(None);
+    static CODECS: LazyLock<Mutex<CodecCache>> = LazyLock::new(Default::default);
     let bad = |reason: &str| EcError::Profile {
         k,
         m,
@@ -97,7 +107,6 @@ pub fn codec_for(k: usize, m: usize) -> Result<Arc<dyn ErasureCodec>, EcError> {
         return Err(bad("k+m may be at most 256 (the shards of GF(2^8))"));
     }
     let mut all = CODECS.lock().unwrap_or_else(|p| p.into_inner());
-    let all = all.get_or_insert_with(HashMap::new);
     if let Some(c) = all.get(&(k, m)) {
         return Ok(c.clone());
     }
@@ -179,10 +188,11 @@ impl RsCodec {
         } else {
             self.rs.reconstruct(shards)
         };
-        r.map_err(|e| EcError::Profile {
+        r.map_err(|e| EcError::Codec {
             k: self.k,
             m: self.m,
-            reason: format!("rebuilding failed: {e:?}"),
+            what: "rebuild the missing shards",
+            reason: format!("{e:?}"),
         })
     }
 }
@@ -213,10 +223,11 @@ impl ErasureCodec for RsCodec {
         if len > 0 {
             self.rs
                 .encode_sep(data, &mut parity)
-                .map_err(|e| EcError::Profile {
+                .map_err(|e| EcError::Codec {
                     k: self.k,
                     m: self.m,
-                    reason: format!("encoding failed: {e:?}"),
+                    what: "encode parity",
+                    reason: format!("{e:?}"),
                 })?;
         }
         Ok(parity)

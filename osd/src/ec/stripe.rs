@@ -91,11 +91,9 @@ impl StripeLayout {
     /// `shards` (each at least `shard_len(len)` bytes).
     pub fn join(&self, shards: &[&[u8]], len: u64) -> Result<Vec<u8>, EcError> {
         if shards.len() != self.k {
-            return Err(EcError::ShardCount {
+            return Err(EcError::DataShardCount {
                 given: shards.len(),
-                expected: self.k,
                 k: self.k,
-                m: 0,
             });
         }
         let need = self.shard_len(len) as usize;
@@ -164,6 +162,11 @@ mod tests {
     #[test]
     fn short_shards_are_an_error_not_a_panic() {
         let l = StripeLayout::new(2, 512).unwrap();
+        let e = l.join(&[&[0; 512]], 100).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "1 data shards given where the stripe layout has 2"
+        );
         let e = l.join(&[&[0; 512], &[0; 100]], 1000).unwrap_err();
         assert_eq!(
             e.to_string(),
