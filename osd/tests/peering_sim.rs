@@ -93,10 +93,17 @@ fn seeds_keep_every_acknowledged_write() {
 /// since removed) could overwrite the only copy of the object's
 /// acknowledged state and then roll back, losing it; seeds 99845 and
 /// 107571 an acknowledged object whose only copy sat on a copy being
-/// backfilled, which the primary never asked for it.
+/// backfilled, which the primary never asked for it. Seed 120692 found a
+/// restarting OSD replaying old epochs from an empty PG copy (one that
+/// records no PG count), creating a copy of a PG at an old epoch and
+/// splitting it onto a child it already held: restarts now replay only
+/// from copies that loaded and create PGs at the newest epoch only, as
+/// the daemon does.
 #[test]
 fn seeds_that_found_bugs() {
-    for seed in [1, 4, 21, 36, 958, 5459, 97195, 99845, 103887, 107571] {
+    for seed in [
+        1, 4, 21, 36, 958, 5459, 97195, 99845, 103887, 107571, 120692,
+    ] {
         run_seed(seed, SimConfig::default()).unwrap_or_else(|e| panic!("{e}"));
     }
 }

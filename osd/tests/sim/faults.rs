@@ -159,13 +159,16 @@ impl Sim {
             let epochs = self.maps.pg_epochs(pg, 1, latest);
             let (split_for, cut) = osd::pg::split::load_limit(store.as_ref(), &c, &epochs)
                 .map_err(|e| format!("osd.{osd} cannot read PG {pg}: {e}"))?;
-            if let Some(e) = epochs.get(cut) {
-                resume = resume.min(e.epoch);
-            }
             let loaded = Pg::load(pg, osd, self.pgcfg.clone(), store.as_ref(), &epochs[..cut])
                 .map_err(|e| format!("osd.{osd} cannot load PG {pg}: {e}"))?;
             match loaded {
                 Some((mut p, eff)) => {
+                    // Only a copy that loaded has epochs left to take (an
+                    // empty one records no PG count and would look split
+                    // for the pool's first).
+                    if let Some(e) = epochs.get(cut) {
+                        resume = resume.min(e.epoch);
+                    }
                     p.set_split_for(split_for);
                     self.osds[osd as usize].pgs.insert(pg, p);
                     self.run_effects(osd, pg, eff)?;
@@ -176,7 +179,7 @@ impl Sim {
             }
         }
         self.osds[osd as usize].epoch = resume - 1;
-        self.catch_up(osd)?;
+        self.catch_up_creating(osd, false)?;
         // Boot: the monitors mark the new incarnation up.
         let two_step = self.rng.random_bool(0.5);
         let e = self.maps.boot(osd, two_step);

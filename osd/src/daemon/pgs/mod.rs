@@ -269,9 +269,6 @@ impl PgHost {
             // splitting on the way.
             let (split_for, cut) = crate::pg::split::load_limit(store.as_ref(), &c, &epochs)
                 .map_err(|e| format!("reading PG {pg}: {e}"))?;
-            if let Some(e) = epochs.get(cut) {
-                resume = resume.min(e.epoch);
-            }
             match Pg::load(
                 pg,
                 self.me(),
@@ -280,6 +277,12 @@ impl PgHost {
                 &epochs[..cut],
             ) {
                 Ok(Some((mut p, eff))) => {
+                    // Only a copy that loaded has epochs left to take (an
+                    // empty one records no PG count and would look split
+                    // for the pool's first).
+                    if let Some(e) = epochs.get(cut) {
+                        resume = resume.min(e.epoch);
+                    }
                     p.set_split_for(split_for);
                     self.install(pg, p, eff)
                 }
