@@ -184,6 +184,30 @@ impl OsdMap {
         self.pools.values().find(|p| p.name == name)
     }
 
+    /// The checked erasure-code profile of an EC pool (`None` for a
+    /// replicated one); an error names the profile and what is wrong.
+    pub fn ec_profile_of(&self, pool: &Pool) -> Option<Result<crate::EcProfile, String>> {
+        if !matches!(pool.kind, crate::PoolKind::Erasure { .. }) {
+            return None;
+        }
+        Some(match self.ec_profiles.get(&pool.ec_profile) {
+            Some(p) => crate::EcProfile::parse(&pool.ec_profile, p),
+            None => Err(format!(
+                "pool '{}': erasure-code-profile {} is not in the map",
+                pool.name, pool.ec_profile
+            )),
+        })
+    }
+
+    /// Data bytes per stripe of a pool (Ceph's `stripe_width`): k times
+    /// the stripe unit for an EC pool, 0 for a replicated one.
+    pub fn stripe_width(&self, pool: &Pool) -> u64 {
+        match self.ec_profile_of(pool) {
+            Some(Ok(p)) => p.stripe_width(),
+            _ => 0,
+        }
+    }
+
     pub fn is_up(&self, osd: u32) -> bool {
         self.osds.get(&osd).is_some_and(|o| o.up)
     }

@@ -216,9 +216,30 @@ fn status_and_admin_commands_use_cephs_shapes() {
         .ok(&["osd", "erasure-code-profile", "get", "k2m1"])
         .contains("k=2"));
     c.ok(&["osd", "pool", "create", "ec", "8", "erasure", "k2m1"]);
-    assert!(c
-        .ok(&["osd", "pool", "ls", "detail"])
-        .contains("'ec' erasure size 3"));
+    let detail = c.ok(&["osd", "pool", "ls", "detail"]);
+    assert!(
+        detail.contains("'ec' erasure size 3 min_size 3"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("stripe_width 8192 erasure_code_profile k2m1"),
+        "{detail}"
+    );
+    let o = c.strata(&[
+        "osd",
+        "erasure-code-profile",
+        "set",
+        "odd",
+        "k=3",
+        "stripe_unit=3000",
+    ]);
+    assert_eq!(o.status.code(), Some(22), "EINVAL");
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("erasure-code-profile odd: stripe_unit 3000: must be a power of two"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = c.strata(&["osd", "erasure-code-profile", "rm", "k2m1"]);
     assert_eq!(o.status.code(), Some(16), "EBUSY: in use");
 

@@ -133,27 +133,50 @@ pub(super) fn rule_replicated(
 }
 
 /// Creates the rule an erasure pool with `profile` needs; returns its id.
+/// The pool's `chooseleaf indep` rule, made from its profile unless a
+/// rule of the pool's name exists.
 pub(super) fn rule_erasure(
     e: &mut Edit<'_>,
     name: &str,
-    profile: &str,
+    p: &cluster::EcProfile,
 ) -> Result<u32, RemoteError> {
-    let p = e.map.ec_profiles.get(profile).cloned().ok_or_else(|| {
-        RemoteError::not_found(format!("erasure-code-profile {profile} does not exist"))
-    })?;
-    let root = p.get("crush-root").map_or("default", String::as_str);
-    let domain = p.get("crush-failure-domain").map_or("host", String::as_str);
-    let class = p
-        .get("crush-device-class")
-        .map(String::as_str)
-        .filter(|c| !c.is_empty());
     with_crush(e, |m| {
         if let Some(r) = m.rule_by_name(name) {
             return Ok(r.id);
         }
-        m.create_erasure_rule(name, root, domain, class)
+        m.create_erasure_rule(name, &p.root, &p.failure_domain, p.device_class.as_deref())
             .map_err(crush_err)
     })
+}
+
+/// Refuses an EC pool whose k+m shards cannot each get their own failure
+/// domain under the profile's root (and device class).
+pub(super) fn check_ec_placement(
+    e: &mut Edit<'_>,
+    pool: &str,
+    profile: &str,
+    p: &cluster::EcProfile,
+) -> Result<(), RemoteError> {
+    let have = with_crush(e, |m| {
+        m.failure_domains(&p.root, &p.failure_domain, p.device_class.as_deref())
+            .map_err(|err| {
+                RemoteError::invalid(format!(
+                    "pool '{pool}': erasure-code-profile {profile} cannot be placed: {err}"
+                ))
+            })
+    })?;
+    let need = (p.k + p.m) as usize;
+    if have < need {
+        let class = p
+            .device_class
+            .as_deref()
+            .map_or(String::new(), |c| format!(" of class {c}"));
+        return Err(RemoteError::invalid(format!(
+            "pool '{pool}': erasure-code-profile {profile} needs {need} ({}+{}) distinct failure domains of type {} under root {}; the CRUSH map has {have} with OSDs{class}",
+            p.k, p.m, p.failure_domain, p.root
+        )));
+    }
+    Ok(())
 }
 
 pub(super) fn rule_rm(e: &mut Edit<'_>, name: &str) -> CmdResult {

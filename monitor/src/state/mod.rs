@@ -309,7 +309,8 @@ fn run_command(
             failure_domain,
             class,
         } => crush_cmds::rule_replicated(e, name, root, failure_domain, class.as_deref()),
-        C::CrushRuleCreateErasure { name, profile } => crush_cmds::rule_erasure(e, name, profile)
+        C::CrushRuleCreateErasure { name, profile } => pool_cmds::profile(e, profile)
+            .and_then(|p| crush_cmds::rule_erasure(e, name, &p))
             .map(|_| Done {
                 message: format!("rule '{name}' created"),
                 ..Default::default()

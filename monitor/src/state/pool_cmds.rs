@@ -1,8 +1,6 @@
 //! Pools and erasure-code profiles (`osd pool ...`,
 //! `osd erasure-code-profile ...`), with Ceph's defaults and checks.
 
-use std::collections::BTreeMap;
-
 use cluster::msg::RemoteError;
 use cluster::{PgId, Pool, PoolKind};
 
@@ -62,10 +60,12 @@ pub(super) fn create(
             p
         }
         Some(profile) => {
-            let (k, m) = profile_km(e, profile)?;
+            let prof = self::profile(e, profile)?;
+            let (k, m) = (prof.k, prof.m);
+            crush_cmds::check_ec_placement(e, name, profile, &prof)?;
             let rule_id = match rule {
                 Some(r) => find_rule(e, r, crush::RuleType::Erasure)?,
-                None => crush_cmds::rule_erasure(e, name, profile)?,
+                None => crush_cmds::rule_erasure(e, name, &prof)?,
             };
             let mut p = Pool::erasure(id, name, pg_num, k, m, rule_id);
             p.ec_profile = profile.to_string();
@@ -93,17 +93,11 @@ fn find_rule(e: &mut Edit<'_>, name: &str, want: crush::RuleType) -> Result<u32,
     })
 }
 
-fn profile_km(e: &Edit<'_>, profile: &str) -> Result<(u32, u32), RemoteError> {
-    let p = e.map.ec_profiles.get(profile).ok_or_else(|| {
-        RemoteError::not_found(format!("erasure-code-profile {profile} does not exist"))
+pub(super) fn profile(e: &Edit<'_>, name: &str) -> Result<cluster::EcProfile, RemoteError> {
+    let p = e.map.ec_profiles.get(name).ok_or_else(|| {
+        RemoteError::not_found(format!("erasure-code-profile {name} does not exist"))
     })?;
-    let num = |k: &str| -> Result<u32, RemoteError> {
-        p.get(k)
-            .ok_or_else(|| RemoteError::invalid(format!("profile {profile} has no {k}")))?
-            .parse()
-            .map_err(|_| RemoteError::invalid(format!("profile {profile}: {k} is not a number")))
-    };
-    Ok((num("k")?, num("m")?))
+    cluster::EcProfile::parse(name, p).map_err(RemoteError::invalid)
 }
 
 fn pool_mut<'a>(e: &'a mut Edit<'_>, name: &str) -> Result<&'a mut Pool, RemoteError> {
@@ -250,53 +244,9 @@ pub(super) fn ec_profile_set(
 ) -> CmdResult {
     check_pool_name(name)
         .map_err(|_| RemoteError::invalid(format!("'{name}' is not a valid profile name")))?;
-    let mut p: BTreeMap<String, String> = [
-        ("k", "2"),
-        ("m", "2"),
-        ("plugin", "jerasure"),
-        ("technique", "reed_sol_van"),
-        ("crush-failure-domain", "host"),
-        ("crush-root", "default"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    const KEYS: &[&str] = &[
-        "k",
-        "m",
-        "plugin",
-        "technique",
-        "crush-failure-domain",
-        "crush-root",
-        "crush-device-class",
-        "stripe_unit",
-    ];
-    for (k, v) in params {
-        if !KEYS.contains(&k.as_str()) {
-            return Err(RemoteError::invalid(format!(
-                "erasure-code-profile {name}: unknown key '{k}' (known: {})",
-                KEYS.join(", ")
-            )));
-        }
-        p.insert(k.clone(), v.clone());
-    }
-    let km = |k: &str| p[k].parse::<u32>().ok().filter(|n| (1..=32).contains(n));
-    let (Some(k), Some(_m)) = (km("k"), km("m")) else {
-        return Err(RemoteError::invalid(format!(
-            "erasure-code-profile {name}: k and m must be whole numbers 1..=32"
-        )));
-    };
-    if k < 2 {
-        return Err(RemoteError::invalid(format!(
-            "erasure-code-profile {name}: k must be at least 2"
-        )));
-    }
-    if !["jerasure", "isa"].contains(&p["plugin"].as_str()) {
-        return Err(RemoteError::invalid(format!(
-            "erasure-code-profile {name}: plugin '{}' is not available (jerasure and isa are: Reed-Solomon)",
-            p["plugin"]
-        )));
-    }
+    let mut p = cluster::ec_profile::defaults();
+    p.extend(params.iter().cloned());
+    cluster::EcProfile::parse(name, &p).map_err(RemoteError::invalid)?;
     if let Some(old) = e.map.ec_profiles.get(name) {
         if *old != p && !force {
             return Err(RemoteError::exists(format!(

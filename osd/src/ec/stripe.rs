@@ -6,10 +6,6 @@
 
 use super::codec::EcError;
 
-/// Largest stripe unit accepted (a stripe of k units must stay a
-/// reasonable read-modify-write).
-pub const MAX_STRIPE_UNIT: u64 = 4 << 20;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StripeLayout {
     k: usize,
@@ -24,12 +20,7 @@ impl StripeLayout {
             unit,
             reason: reason.into(),
         };
-        if !unit.is_power_of_two() {
-            return Err(bad("must be a power of two"));
-        }
-        if !(512..=MAX_STRIPE_UNIT).contains(&unit) {
-            return Err(bad("must be from 512 bytes to 4 MiB"));
-        }
+        cluster::ec_profile::check_stripe_unit(unit).map_err(bad)?;
         if k == 0 {
             return Err(EcError::Profile {
                 k,

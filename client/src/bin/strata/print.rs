@@ -144,7 +144,7 @@ pub fn osd_dump(m: &OsdMap, fmt: Format) {
                     "pool": p.id, "pool_name": p.name, "type": pool_type(p.kind).0,
                     "size": p.size, "min_size": p.min_size, "pg_num": p.pg_num,
                     "pg_placement_num": p.pgp_num, "crush_rule": p.crush_rule,
-                    "erasure_code_profile": p.ec_profile,
+                    "erasure_code_profile": p.ec_profile, "stripe_width": m.stripe_width(p),
                 })
             })
             .collect();
@@ -229,7 +229,7 @@ fn pool_line(m: &OsdMap, p: &cluster::Pool) {
         format!(" erasure_code_profile {}", p.ec_profile)
     };
     println!(
-        "pool {} '{}' {} size {} min_size {} crush_rule {} ({}) pg_num {} pgp_num {}{}",
+        "pool {} '{}' {} size {} min_size {} crush_rule {} ({}) pg_num {} pgp_num {} stripe_width {}{}",
         p.id,
         p.name,
         pool_type(p.kind).1,
@@ -239,6 +239,7 @@ fn pool_line(m: &OsdMap, p: &cluster::Pool) {
         rule_name(m, p.crush_rule),
         p.pg_num,
         p.pgp_num,
+        m.stripe_width(p),
         profile
     );
 }
@@ -272,7 +273,8 @@ fn osd_dump_pools(m: &OsdMap) {
         .map(|p| {
             json!({"pool_id": p.id, "pool_name": p.name, "type": pool_type(p.kind).1, "size": p.size,
                    "min_size": p.min_size, "pg_num": p.pg_num, "pg_placement_num": p.pgp_num,
-                   "crush_rule": p.crush_rule, "erasure_code_profile": p.ec_profile})
+                   "crush_rule": p.crush_rule, "erasure_code_profile": p.ec_profile,
+                   "stripe_width": m.stripe_width(p)})
         })
         .collect();
     json(&json!(v));

@@ -57,6 +57,110 @@ fn erasure_pools_get_a_rule_and_pin_their_profile() {
     .unwrap();
 }
 
+fn ec_profile(
+    s: &mut ClusterState,
+    name: &str,
+    kv: &[(&str, &str)],
+    force: bool,
+) -> Result<Done, RemoteError> {
+    cmd(
+        s,
+        MonCommand::EcProfileSet {
+            name: name.into(),
+            params: kv
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            force,
+        },
+    )
+}
+
+fn ec_pool(s: &mut ClusterState, name: &str, profile: &str) -> Result<Done, RemoteError> {
+    cmd(
+        s,
+        MonCommand::PoolCreate {
+            name: name.into(),
+            pg_num: 8,
+            erasure_profile: Some(profile.into()),
+            crush_rule: None,
+        },
+    )
+}
+
+#[test]
+fn erasure_profiles_are_checked_when_set_and_placed_when_used() {
+    let mut s = booted(4);
+    for (kv, why) in [
+        (&[("k", "1")][..], "k=1: must be at least 2"),
+        (&[("m", "0")][..], "m=0: must be a whole number 1..=32"),
+        (
+            &[("stripe_unit", "3000")][..],
+            "stripe_unit 3000: must be a power of two",
+        ),
+        (
+            &[("stripe_unit", "16M")][..],
+            "must be from 512 bytes to 4 MiB",
+        ),
+        (
+            &[("technique", "liberation")][..],
+            "technique 'liberation' is not available",
+        ),
+    ] {
+        let e = ec_profile(&mut s, "bad", kv, false).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Invalid, "{kv:?}");
+        assert!(
+            e.message.starts_with("erasure-code-profile bad: ") && e.message.contains(why),
+            "{kv:?}: {}",
+            e.message
+        );
+    }
+    assert!(
+        !s.osdmap.ec_profiles.contains_key("bad"),
+        "nothing refused is kept"
+    );
+
+    // Four hosts: 4+2 cannot get a host per shard, 2+2 can.
+    ec_profile(
+        &mut s,
+        "wide",
+        &[("k", "4"), ("m", "2"), ("stripe_unit", "64K")],
+        false,
+    )
+    .unwrap();
+    let e = ec_pool(&mut s, "ecwide", "wide").unwrap_err();
+    assert_eq!(e.code, ErrorCode::Invalid);
+    assert_eq!(
+        e.message,
+        "pool 'ecwide': erasure-code-profile wide needs 6 (4+2) distinct failure domains of type host under root default; the CRUSH map has 4 with OSDs"
+    );
+    assert!(s.osdmap.pool_by_name("ecwide").is_none());
+    let crush = s.osdmap.crush().unwrap();
+    assert!(
+        crush.rule_by_name("ecwide").is_none(),
+        "a refused pool leaves no rule"
+    );
+    ec_profile(&mut s, "nvme", &[("crush-device-class", "nvme")], false).unwrap();
+    let e = ec_pool(&mut s, "ecnvme", "nvme").unwrap_err();
+    assert_eq!(
+        e.message,
+        "pool 'ecnvme': erasure-code-profile nvme cannot be placed: device class nvme does not exist"
+    );
+    ec_profile(&mut s, "k2m2", &[], false).unwrap();
+    ec_pool(&mut s, "ec", "k2m2").unwrap();
+    let p = s.osdmap.pool_by_name("ec").unwrap();
+    assert_eq!((p.size, p.min_size), (4, 3), "min_size defaults to k+1");
+
+    // In use: neither changed (even forced) nor removed.
+    let e = ec_profile(&mut s, "k2m2", &[("m", "1")], true).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Busy);
+    assert_eq!(
+        e.message,
+        "erasure-code-profile k2m2 is used by a pool and cannot change"
+    );
+    ec_profile(&mut s, "k2m2", &[], false).expect("setting the same values again is no change");
+}
+
 #[test]
 fn pg_num_grows_by_splitting_and_never_shrinks() {
     let mut s = booted(3);

@@ -1,6 +1,6 @@
 //! Editing a map the way the monitor does for `ceph osd crush ...`: add a
 //! device at a location (creating the buckets it names), move, reweight and
-//! remove items, set device classes, create rules.
+//! remove items, set device classes; [`rules`] creates rules.
 //!
 //! Every edit keeps the map consistent: a changed weight is carried up to the
 //! roots, derived bucket data is rebuilt, weight sets follow item changes and
@@ -9,9 +9,11 @@
 
 use crate::bucket::{Bucket, BucketAlg};
 use crate::error::CrushError;
-use crate::map::{CrushMap, Device, MAX_DEVICE_ID, SHADOW_SEP};
-use crate::rule::{ChooseMode, Rule, RuleType, Step};
+use crate::map::{CrushMap, Device, MAX_DEVICE_ID};
+use crate::rule::Step;
 use crate::shadow;
+
+mod rules;
 
 /// Where an item goes: `(type name, bucket name)` pairs, e.g.
 /// `[("host", "node1"), ("root", "default")]`, in any order.
@@ -393,114 +395,6 @@ impl CrushMap {
             m.devices.get_mut(&id).expect("found above").class = cid;
             Ok(())
         })
-    }
-
-    /// Creates a replicated rule (`osd crush rule create-replicated NAME ROOT
-    /// FAILURE_DOMAIN [CLASS]`): one item per failure domain. Returns its id.
-    pub fn create_replicated_rule(
-        &mut self,
-        name: &str,
-        root: &str,
-        failure_domain: &str,
-        class: Option<&str>,
-    ) -> Result<u32, CrushError> {
-        let (take, type_id) = self.rule_target(name, root, failure_domain, class)?;
-        let choose = Step::Choose {
-            mode: ChooseMode::Firstn,
-            leaf: type_id != 0,
-            count: 0,
-            type_id,
-        };
-        self.add_rule(
-            name,
-            RuleType::Replicated,
-            1,
-            10,
-            vec![Step::Take(take), choose, Step::Emit],
-        )
-    }
-
-    /// Creates an erasure rule with Ceph's shape: generous retries, then one
-    /// device per failure domain with stable (`indep`) positions.
-    pub fn create_erasure_rule(
-        &mut self,
-        name: &str,
-        root: &str,
-        failure_domain: &str,
-        class: Option<&str>,
-    ) -> Result<u32, CrushError> {
-        let (take, type_id) = self.rule_target(name, root, failure_domain, class)?;
-        let choose = Step::Choose {
-            mode: ChooseMode::Indep,
-            leaf: type_id != 0,
-            count: 0,
-            type_id,
-        };
-        let steps = vec![
-            Step::SetChooseleafTries(5),
-            Step::SetChooseTries(100),
-            Step::Take(take),
-            choose,
-            Step::Emit,
-        ];
-        self.add_rule(name, RuleType::Erasure, 3, 20, steps)
-    }
-
-    fn rule_target(
-        &self,
-        name: &str,
-        root: &str,
-        failure_domain: &str,
-        class: Option<&str>,
-    ) -> Result<(i32, i32), CrushError> {
-        self.check_name(name)?;
-        if self.rule_by_name(name).is_some() {
-            return Err(CrushError::exists("rule", name));
-        }
-        let root_id = self
-            .item_id(root)
-            .filter(|i| *i < 0 && !root.contains(SHADOW_SEP))
-            .ok_or_else(|| CrushError::not_found("bucket", root))?;
-        let type_id = self
-            .type_id(failure_domain)
-            .ok_or_else(|| CrushError::not_found("type", failure_domain))?;
-        let take = match class {
-            None => root_id,
-            Some(c) => {
-                let cid = self
-                    .class_id(c)
-                    .ok_or_else(|| CrushError::not_found("device class", c))?;
-                *self
-                    .class_buckets
-                    .get(&root_id)
-                    .and_then(|m| m.get(&cid))
-                    .ok_or_else(|| {
-                        CrushError::Invalid(format!("root {root} has no shadow tree for class {c}"))
-                    })?
-            }
-        };
-        Ok((take, type_id))
-    }
-
-    fn add_rule(
-        &mut self,
-        name: &str,
-        rule_type: RuleType,
-        min_size: u32,
-        max_size: u32,
-        steps: Vec<Step>,
-    ) -> Result<u32, CrushError> {
-        let id = (0..).find(|i| self.rule(*i).is_none()).expect("ids remain");
-        let rule = Rule {
-            id,
-            name: name.to_string(),
-            rule_type,
-            min_size,
-            max_size,
-            steps,
-        };
-        self.edit(|m| m.insert_rule(rule))?;
-        Ok(id)
     }
 }
 
