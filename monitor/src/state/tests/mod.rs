@@ -251,7 +251,7 @@ fn refused_commands_change_nothing() {
                 force: false,
             },
             ErrorCode::Invalid,
-            "k and m",
+            "k=x: must be a whole number",
         ),
         (
             MonCommand::AuthGetOrCreate {
