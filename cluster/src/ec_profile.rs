@@ -1,8 +1,9 @@
 //! Erasure-code profiles: the key=value settings an operator gives with
 //! `osd erasure-code-profile set` (Ceph's syntax and defaults), parsed and
 //! checked in one place. The monitors refuse a profile that does not
-//! parse; OSDs parse the profile of an EC pool from the map they were
-//! sent, so a profile is never trusted unchecked.
+//! parse; whatever reads a profile from a map (the CLI's `stripe_width`
+//! today, OSDs once EC pools take I/O) goes through
+//! `OsdMap::ec_profile_of`, so a profile is never used unchecked.
 
 use std::collections::BTreeMap;
 
