@@ -453,4 +453,35 @@ mod tests {
         assert_eq!(s.up, vec![true, false, true, false]);
         assert_eq!(s.weight, vec![REWEIGHT_IN, 0, 0, REWEIGHT_IN]);
     }
+
+    #[test]
+    fn stripe_width_comes_from_a_checked_profile() {
+        let mut m = OsdMap::default();
+        let rep = Pool::replicated(1, "rep", 8);
+        let mut ec = Pool::erasure(2, "ec", 8, 4, 2, 1);
+        ec.ec_profile = "k4m2".into();
+        assert!(m.ec_profile_of(&rep).is_none());
+        assert_eq!(
+            m.ec_profile_of(&ec),
+            Some(Err(
+                "pool 'ec': erasure-code-profile k4m2 is not in the map".into()
+            ))
+        );
+        let prof = |kv: &[(&str, &str)]| {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        m.ec_profiles.insert(
+            "k4m2".into(),
+            prof(&[("k", "4"), ("m", "2"), ("stripe_unit", "64K")]),
+        );
+        assert_eq!(m.stripe_width(&ec), 4 * 65536);
+        assert_eq!(m.stripe_width(&rep), 0);
+        // A damaged profile in a map is refused, not used.
+        m.ec_profiles
+            .insert("k4m2".into(), prof(&[("k", "4"), ("stripe_unit", "5000")]));
+        assert!(matches!(m.ec_profile_of(&ec), Some(Err(e)) if e.contains("power of two")));
+        assert_eq!(m.stripe_width(&ec), 0);
+    }
 }
