@@ -115,6 +115,13 @@ impl PgTask {
     async fn on_cmd(&mut self, cmd: Cmd) {
         let store = self.shared.store.clone();
         let effects = match cmd {
+            // A recovery turn and a pull read whole objects (a backfill
+            // batch: up to 8 MiB) from the store: this worker tells the
+            // runtime it blocks, so the other PGs' tasks (client ops)
+            // move to another worker instead of waiting behind the read.
+            Cmd::Event(e) if reads_objects(&e) => {
+                tokio::task::block_in_place(|| self.pg.handle(store.as_ref(), e))
+            }
             Cmd::Event(e) => self.pg.handle(store.as_ref(), e),
             Cmd::Op(op, reply) => {
                 self.replies.insert(op.handle, reply);
@@ -345,4 +352,14 @@ pub fn peer_message(env: &crate::pg::messages::PeerEnvelope) -> messenger::Outgo
 
 pub fn osd_entity(id: i32) -> EntityName {
     EntityName::osd(id as u32)
+}
+
+/// Whether the PG engine reads whole objects from the store for this
+/// event: a recovery or backfill turn on the primary, a pull on a peer.
+fn reads_objects(e: &Event) -> bool {
+    match e {
+        Event::Turn => true,
+        Event::Peer { env, .. } => matches!(env.msg, crate::pg::messages::PeerMsg::Pull { .. }),
+        _ => false,
+    }
 }
